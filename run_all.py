@@ -1,0 +1,119 @@
+"""Run every script of the repository in turn and print one summary table.
+
+    python run_all.py --demo     small generated demo data, no download (what `make demo` runs)
+    python run_all.py            the real datasets with default settings, downloading what is missing (`make all`)
+
+Each script runs in its own process (TensorFlow and torchvision must not share one) and writes its
+usual run folder under results/; the table at the end is read from the metrics.json files it wrote.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dataset
+import util
+
+# (script, extra arguments for --demo, extra arguments for the real run, datasets the real run needs)
+STEPS = [
+    ("numpy_layers/autograder.py", [], [], []),
+    ("numpy_layers/digit_classification.py", [], [], ["mnist"]),
+    ("numpy_layers/image_captioning.py", [], [], ["coco_captioning"]),
+    ("part1_pytorch/cifar_pytorch.py", [], [], ["cifar100"]),
+    ("part1_pytorch/feature.py", ["--weights", "none"], [], ["hymenoptera"]),
+    ("part1_pytorch/finetune.py", ["--weights", "none"], [], ["hymenoptera"]),
+    ("part1_pytorch/finetune.py", ["--weights", "none", "--augment"], ["--augment"], ["hymenoptera"]),
+    ("part1_pytorch/transfer_learning.py", ["--weights", "none"], [], ["hymenoptera"]),
+    ("part1_pytorch/style_transfer.py", ["--weights", "none"], [], []),
+    ("part1_pytorch/sentiment_lstm.py", [], [], ["sentiment"]),
+    ("part1_pytorch/sentiment_gru.py", [], [], ["sentiment"]),
+    ("part1_pytorch/spam_lstm.py", [], [], ["spam"]),
+    ("part1_pytorch/spam_gru.py", [], [], ["spam"]),
+    ("part1_pytorch/questions_lstm.py", [], [], ["questions"]),
+    ("part1_pytorch/questions_gru.py", [], [], ["questions"]),
+    ("part1_pytorch/newsgroups_lstm.py", [], [], ["newsgroups"]),
+    ("part1_pytorch/newsgroups_gru.py", [], [], ["newsgroups"]),
+    ("part1_pytorch/text_classification.py", ["--all"], ["--all"], ["sentiment", "glove"]),
+    ("part1_pytorch/char_rnn.py", [], [], []),
+    ("part2_tensorflow/cifar_tensorflow.py", [], [], ["cifar100"]),
+    ("part2_tensorflow/sentiment_lstm.py", [], [], ["sentiment"]),
+    ("part2_tensorflow/sentiment_gru.py", [], [], ["sentiment"]),
+    ("part2_tensorflow/spam_lstm.py", [], [], ["spam"]),
+    ("part2_tensorflow/spam_gru.py", [], [], ["spam"]),
+    ("part2_tensorflow/questions_lstm.py", [], [], ["questions"]),
+    ("part2_tensorflow/questions_gru.py", [], [], ["questions"]),
+    ("part2_tensorflow/newsgroups_lstm.py", [], [], ["newsgroups"]),
+    ("part2_tensorflow/newsgroups_gru.py", [], [], ["newsgroups"]),
+]
+
+
+def _new_metrics(since: float) -> list[dict]:
+    found = []
+    for path in util.RESULTS_ROOT.rglob("metrics.json"):
+        if ".history" not in path.parts and path.stat().st_mtime >= since:
+            found.append(json.loads(path.read_text()))
+    return found
+
+
+def _missing_data(names: list[str], data_dir) -> str | None:
+    """Download what a real run needs; the reason it cannot run, or None."""
+    root = dataset.data_root(data_dir)
+    for name in names:
+        if (root / name).is_dir():
+            continue
+        try:
+            dataset.download(name, data_dir)
+        except util.UserError as error:
+            return str(error)
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demo", action="store_true", help="run on the generated demo data")
+    parser.add_argument("--only", default=None, help="run only the scripts whose path contains this text")
+    parser.add_argument("--data-dir", default=None, help="root of the prepared datasets")
+    args = parser.parse_args()
+
+    rows = []
+    started_all = time.time()
+    steps = [s for s in STEPS if not args.only or args.only in s[0]]
+    for number, (script, demo_args, real_args, needs) in enumerate(steps, 1):
+        extra = demo_args if args.demo else real_args
+        label = " ".join([script] + extra)
+        if not (util.REPO_ROOT / script).exists():
+            rows.append((label, "not present", 0.0, []))
+            continue
+        if not args.demo:
+            reason = _missing_data(needs, args.data_dir)
+            if reason:
+                print(f"[{number}/{len(steps)}] skipping {label}: {reason}")
+                rows.append((label, "no data", 0.0, []))
+                continue
+        command = [sys.executable, str(util.REPO_ROOT / script)] + (["--demo"] if args.demo else []) + extra
+        if args.data_dir:
+            command += ["--data-dir", args.data_dir]
+        print(f"\n[{number}/{len(steps)}] {' '.join(command[1:])}", flush=True)
+        started = time.time()
+        code = subprocess.call(command, cwd=util.REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        seconds = time.time() - started
+        rows.append((label, "ok" if code == 0 else f"FAILED (exit {code})", seconds, _new_metrics(started)))
+
+    print("\n" + ("DEMO DATA: these figures show that the scripts run, nothing about the methods.\n" if args.demo else ""))
+    print(f"{'script':58} {'status':18} {'seconds':>8}  test accuracy")
+    for label, status, seconds, metrics in rows:
+        accuracies = ", ".join(f"{m['test_accuracy']:.1%}" for m in metrics
+                               if isinstance(m.get("test_accuracy"), (int, float)))
+        print(f"{label[:58]:58} {status:18} {seconds:8.1f}  {accuracies}")
+    print(f"total {time.time() - started_all:.0f} s; every run's metrics: {util.RESULTS_ROOT / 'SUMMARY.md'}")
+    if any(status.startswith("FAILED") for _, status, _, _ in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    util.run_main(main)

@@ -1,0 +1,453 @@
+import csv
+import gzip
+import hashlib
+import io
+import pickle
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+import dataset
+from conftest import REPO, SHARED_DATA, assert_user_error, needs_shared_data, run_script
+
+
+# --------------------------------------------------------------------------- splits, tokens, vocabulary
+
+def test_stratified_split_has_the_course_sizes_and_keeps_proportions():
+    labels = ["pos"] * 5331 + ["neg"] * 5331
+    train, test = dataset.stratified_split(labels, 0.25, seed=0)
+    assert (len(train), len(test)) == (7996, 2666)
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(labels)))
+    test_labels = np.array(labels)[test]
+    assert abs((test_labels == "pos").sum() - 1333) <= 1
+
+
+def test_stratified_split_is_deterministic_and_handles_rare_classes():
+    labels = ["a"] * 3672 + ["b"] * 1500
+    first = dataset.stratified_split(labels, 0.25, seed=0)
+    assert [len(x) for x in first] == [3879, 1293]
+    again = dataset.stratified_split(labels, 0.25, seed=0)
+    other = dataset.stratified_split(labels, 0.25, seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[1], other[1])
+    rare = ["x"] * 10 + ["y"]
+    keep, held = dataset.stratified_split(rare, 0.25, seed=0)
+    assert len(held) == 3 and len(keep) == 8
+
+
+def test_tokenize_splits_clitics_like_glove():
+    assert dataset.tokenize("It doesn't work, he's 21 years old...") == \
+        ["it", "does", "n't", "work", ",", "he", "'s", "21", "years", "old", ".", ".", "."]
+    assert dataset.tokenize("Café über") == ["café", "über"]
+
+
+def test_vocabulary_reserves_padding_and_unknown():
+    vocab = dataset.Vocabulary.build([["b", "a", "b"], ["c", "b", "a"]], min_freq=2)
+    assert vocab.itos == ["<pad>", "<unk>", "b", "a"]
+    assert vocab.encode(["a", "zzz", "b"]) == [3, 1, 2]
+    assert dataset.Vocabulary.from_json(vocab.to_json()).itos == vocab.itos
+    assert len(dataset.Vocabulary.build([["a", "b", "c"]], max_size=3)) == 3
+
+
+# --------------------------------------------------------------------------- CSV files
+
+def _write_csv(path, rows, header=("sentence", "label")):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        if header:
+            writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_text_csv_round_trip_keeps_commas_quotes_and_newlines(tmp_path):
+    rows = [('he said "yes", then no', "pos"), ("one,two\nthree", "neg")]
+    dataset.write_text_csv(tmp_path / "t.csv", rows)
+    assert list(zip(*dataset.read_text_csv(tmp_path / "t.csv"))) == rows
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "is empty"),
+    ("text,tag\nhello,pos\n", "header"),
+    ("sentence,label\nhello,pos\nno label here\n", ":3 has no label"),
+    ("sentence,label\nhello,\n", ":2 has no label"),
+    ("sentence,label\n", "holds no examples"),
+])
+def test_malformed_csv_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(dataset.DatasetError, match=message):
+        dataset.read_text_csv(path)
+
+
+def test_a_test_label_unknown_to_train_is_an_error(isolated):
+    folder = isolated / "data" / "sentiment"
+    _write_csv(folder / "train.csv", [("good", "pos"), ("bad", "neg")])
+    _write_csv(folder / "test.csv", [("fine", "pos"), ("odd", "neutral")])
+    with pytest.raises(dataset.DatasetError, match="label 'neutral', unknown in the training split"):
+        dataset.read_text_split("sentiment", "test")
+
+
+# --------------------------------------------------------------------------- preparing from small fixtures
+
+def _polarity_folder(root, n=8):
+    folder = root / "rt-polaritydata"
+    folder.mkdir(parents=True)
+    pos = b"".join(b"a fine film number %d \x85 really .\n" % i for i in range(n))
+    neg = b"".join(b"a dull film number %d , sadly .\n" % i for i in range(n))
+    (folder / "rt-polarity.pos").write_bytes(pos)
+    (folder / "rt-polarity.neg").write_bytes(neg)
+    return folder
+
+
+def test_prepare_sentiment_decodes_cp1252_and_splits_on_newlines_only(isolated):
+    source = _polarity_folder(isolated / "src")
+    result = run_script("dataset.py", "prepare", "sentiment", "--source", source)
+    assert result.returncode == 0, result.stderr
+    train = dataset.read_text_split("sentiment", "train")
+    test = dataset.read_text_split("sentiment", "test")
+    assert (len(train[0]), len(test[0])) == (12, 4)  # 16 lines: 0x85 did not break any
+    assert sorted(test[1]) == ["neg", "neg", "pos", "pos"]
+    assert any("\u2026" in s for s in train[0] + test[0])
+
+
+def test_prepare_questions_merges_trec_files_and_rejects_malformed_lines(isolated):
+    source = isolated / "trec"
+    source.mkdir()
+    lines = [f"{'NUM:date' if i % 2 else 'HUM:ind'} Who or when is question {i} ?" for i in range(12)]
+    (source / "train_5500.label").write_bytes("\n".join(lines[:8]).encode("latin-1") + b"\n")
+    (source / "TREC_10.label").write_bytes(("\n".join(lines[8:]) + "\nLOC:city Where is M\xfcnchen ?\n").encode("latin-1"))
+    dataset.prepare("questions", source)
+    sentences, labels = dataset.read_text_split("questions", "train")
+    test_sentences, _ = dataset.read_text_split("questions", "test")
+    assert len(sentences) + len(test_sentences) == 13
+    assert set(labels) <= {"NUM:date", "HUM:ind", "LOC:city"}
+    assert any("München" in s for s in sentences + test_sentences)
+
+    (source / "TREC_10.label").write_text("this line has no label\n")
+    result = run_script("dataset.py", "prepare", "questions", "--source", source)
+    assert_user_error(result, "TREC_10.label:1", "COARSE:fine")
+
+
+def _tar(path, files: dict):
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_prepare_spam_reads_crlf_emails_as_one_line_each(isolated):
+    files = {f"enron1/ham/{i:04d}.ham.txt": b"Subject: meeting\r\nsee you at 10\r\n" for i in range(6)}
+    files.update({f"enron1/spam/{i:04d}.spam.txt": b"Subject: win\r\ncheap pills, now\r\n" for i in range(2)})
+    _tar(isolated / "enron1.tar.gz", files)
+    dataset.prepare("spam", isolated / "enron1.tar.gz")
+    sentences, labels = dataset.read_text_split("spam", "train")
+    assert len(sentences) == 6 and "\r" not in "".join(sentences) and "\n" not in "".join(sentences)
+    assert "Subject: meeting see you at 10" in sentences or "Subject: win cheap pills, now" in sentences
+
+
+def test_prepare_newsgroups_keeps_bydate_split_and_only_from_subject_headers(isolated):
+    post = b"From: a@b.c\nSubject: engines\nOrganization: Somewhere\nLines: 2\n\nV8 engines are loud.\n"
+    files = {f"20news-bydate-{split}/{group}/{i}": post for split in ("train", "test")
+             for group in ("rec.autos", "sci.space") for i in range(3 if split == "train" else 2)}
+    _tar(isolated / "20news-bydate.tar.gz", files)
+    dataset.prepare("newsgroups", isolated / "20news-bydate.tar.gz")
+    train, labels = dataset.read_text_split("newsgroups", "train")
+    test, _ = dataset.read_text_split("newsgroups", "test")
+    assert (len(train), len(test)) == (6, 4)
+    assert train[0] == "From: a@b.c Subject: engines V8 engines are loud."
+    assert set(labels) == {"rec.autos", "sci.space"}
+
+
+def _image(path, colour=(200, 10, 10)):
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (16, 16), colour).save(path)
+
+
+def test_prepare_images_skips_unreadable_files_with_a_warning(isolated):
+    source = isolated / "hymenoptera_data"
+    for split in ("train", "val"):
+        for cls in ("ants", "bees"):
+            for i in range(2):
+                _image(source / split / cls / f"{i}.jpg")
+    (source / "train" / "ants" / "broken.jpg").write_bytes(b"not a jpeg")
+    (source / "train" / "ants" / "imageNotFound.gif").write_bytes(b"GIF89a")
+    result = run_script("dataset.py", "prepare", "hymenoptera", "--source", source)
+    assert result.returncode == 0, result.stderr
+    assert "broken.jpg" in result.stderr and "imageNotFound.gif" in result.stderr
+    root = dataset.image_folder("hymenoptera")
+    assert sorted(p.name for p in (root / "train" / "ants").iterdir()) == ["0.jpg", "1.jpg"]
+    assert (root / "test" / "bees").is_dir()  # val serves as test
+
+    images = dataset.image_dataset(source / "train")  # the loader skips the broken file too
+    assert len(images) == 4
+
+
+def test_prepare_rejects_an_archive_of_the_wrong_shape_and_leaves_nothing(isolated):
+    _tar(isolated / "wrong.tar.gz", {"something/else.txt": b"hello"})
+    result = run_script("dataset.py", "prepare", "hymenoptera", "--source", isolated / "wrong.tar.gz")
+    assert_user_error(result, "does not look like an image dataset")
+    data = isolated / "data"
+    assert not data.exists() or [p.name for p in data.iterdir()] == []
+
+    (isolated / "corrupt.tar.gz").write_bytes(b"\x1f\x8b garbage")
+    assert_user_error(run_script("dataset.py", "prepare", "spam", "--source", isolated / "corrupt.tar.gz"),
+                      "not a readable archive")
+
+
+def test_caltech_builder_takes_50_train_and_15_test_of_30_classes(isolated):
+    categories = isolated / "101_ObjectCategories"
+    for cls in dataset.CALTECH30_CLASSES:
+        for i in range(66):
+            _image(categories / cls / f"image_{i:04d}.jpg")
+    _image(categories / "BACKGROUND_Google" / "x.jpg")
+    dataset.prepare("caltech101", categories)
+    root = dataset.image_folder("caltech101")
+    assert len(list((root / "train").iterdir())) == 30
+    assert all(len(list(d.iterdir())) == 50 for d in (root / "train").iterdir())
+    assert all(len(list(d.iterdir())) == 15 for d in (root / "test").iterdir())
+    cls = dataset.CALTECH30_CLASSES[0]
+    assert not {p.name for p in (root / "train" / cls).iterdir()} & {p.name for p in (root / "test" / cls).iterdir()}
+
+
+# --------------------------------------------------------------------------- downloads
+
+def test_download_checksum_mismatch_deletes_the_partial_file(tmp_path):
+    source = tmp_path / "archive.tar.gz"
+    source.write_bytes(b"some bytes")
+    wrong = dataset.Remote(source.as_uri(), "archive.tar.gz", "0" * 64)
+    with pytest.raises(dataset.DatasetError, match="sha256 .* the file was deleted"):
+        dataset.fetch(wrong, tmp_path / "cache", "spam")
+    assert list((tmp_path / "cache").iterdir()) == []
+    right = dataset.Remote(source.as_uri(), "archive.tar.gz", hashlib.sha256(b"some bytes").hexdigest())
+    assert dataset.fetch(right, tmp_path / "cache").read_bytes() == b"some bytes"
+
+
+def test_download_failure_says_how_to_prepare_offline(tmp_path):
+    missing = dataset.Remote((tmp_path / "nowhere.zip").as_uri(), "nowhere.zip", None,
+                             mirrors=((tmp_path / "also_nowhere.zip").as_uri(),))
+    with pytest.raises(dataset.DatasetError, match="could not download nowhere.zip .*dataset.py prepare spam --source"):
+        dataset.fetch(missing, tmp_path / "cache", "spam")
+    assert not any((tmp_path / "cache").iterdir())
+
+
+def test_every_registered_download_names_a_checksum_or_says_none_is_published():
+    for spec in dataset.REGISTRY.values():
+        for remote in spec.remotes:
+            assert remote.sha256 is None or len(remote.sha256) == 64
+            assert remote.url.startswith(("http://", "https://"))
+
+
+# --------------------------------------------------------------------------- missing data and the CLI
+
+def test_missing_dataset_names_the_command_that_provides_it(isolated):
+    with pytest.raises(dataset.DatasetError, match=r"dataset.py download spam.*dataset.py prepare spam"):
+        dataset.load_text_dataset("spam", 10)
+    assert_user_error(run_script("dataset.py", "prepare", "nosuchset", "--source", "."), "unknown dataset 'nosuchset'")
+    assert_user_error(run_script("dataset.py", "prepare", "spam", "--source", isolated / "nothing"), "does not exist")
+
+
+def test_list_shows_known_and_present(isolated):
+    dataset.ensure_demo("demo_text")
+    result = run_script("dataset.py", "list")
+    assert result.returncode == 0
+    assert "sentiment" in result.stdout and "cifar100" in result.stdout
+    assert [line for line in result.stdout.splitlines() if line.startswith("demo_text")][0].split()[2] == "yes"
+
+
+def test_shared_modules_import_from_any_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "import util, dataset; print(util.REPO_ROOT)"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == str(REPO)
+
+
+# --------------------------------------------------------------------------- loaders
+
+def test_load_text_dataset_pads_truncates_and_builds_vocab_on_train_only(isolated):
+    folder = isolated / "data" / "sentiment"
+    _write_csv(folder / "train.csv", [("good good movie", "pos"), ("bad", "neg"), ("", "neg")])
+    _write_csv(folder / "test.csv", [("unseen good words here", "pos")])
+    data = dataset.load_text_dataset("sentiment", 3)
+    assert data.classes == ["neg", "pos"]
+    assert data.train_x.shape == (3, 3) and data.train_x.dtype == np.int32
+    good, movie = data.vocab.stoi["good"], data.vocab.stoi["movie"]
+    assert data.train_x[0].tolist() == [good, good, movie]
+    assert data.train_x[1].tolist()[1:] == [0, 0] and data.train_lengths.tolist() == [3, 1, 1]
+    assert data.train_x[2].tolist() == [1, 0, 0]  # an empty text is one unknown token
+    assert "unseen" not in data.vocab.stoi
+    assert data.test_x[0].tolist() == [1, good, 1] and data.test_lengths[0] == 3
+    assert data.train_y.tolist() == [1, 0, 0] and data.test_y.tolist() == [1]
+
+
+def test_iterators_are_sequence_first_bucketed_padded_and_repeatable(isolated):
+    def collect(seed):
+        its = dataset.load_text_iterators("questions", 16, valid_fraction=0.25, seed=seed, demo=True)
+        return its, [(b.sentence.clone(), b.label.clone(), b.lengths.clone()) for b in its.train]
+
+    its, batches = collect(0)
+    assert its.name == "demo_topics" and len(its.classes) == 4
+    assert sum(len(b[1]) for b in batches) == 300 and len(its.valid.sequences) == 100
+    for sentence, label, lengths in batches:
+        assert sentence.dtype.is_floating_point is False and sentence.shape[1] == label.shape[0] == lengths.shape[0]
+        assert sentence.shape[0] == lengths.max()
+        for j, length in enumerate(lengths.tolist()):
+            assert (sentence[:length, j] > 0).all() and (sentence[length:, j] == 0).all()
+    spread = np.mean([(b[2].max() - b[2].min()).item() for b in batches])
+    assert spread <= 3  # bucketed: little padding within a batch
+    _, same = collect(0)
+    assert all((a[0].equal(b[0]) and a[1].equal(b[1])) for a, b in zip(batches, same))
+    second_epoch = [b.label.clone() for b in its.train]
+    assert not all(a[1].equal(b) for a, b in zip(batches, second_epoch))  # reshuffled each epoch
+    test_lengths = [b.lengths for b in its.test]
+    assert all(a.max() <= b.min() for a, b in zip(test_lengths, test_lengths[1:]))  # evaluation: sorted
+
+
+def test_load_dataset_gives_the_torchtext_style_triple(isolated):
+    train, test, vocab_size = dataset.load_dataset("sentiment", 8, demo=True)
+    batch = next(iter(test))
+    assert batch.sentence.shape[1] == 8 and batch.label.shape == (8,)
+    assert vocab_size == len(train.vocab) and train.classes == ["neg", "pos"]
+
+
+def _cifar_fixture(folder, per_class=3):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        labels = np.repeat(np.arange(100), per_class)
+        data = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
+        data[:, 0] = labels  # lets the test check that rows keep their labels
+        with open(folder / split, "wb") as f:
+            pickle.dump({"data": data, "fine_labels": labels.tolist()}, f)
+    with open(folder / "meta", "wb") as f:
+        pickle.dump({"fine_label_names": [f"class{i}" for i in range(100)]}, f)
+
+
+def test_cifar100_subset_by_seed(isolated):
+    _cifar_fixture(isolated / "data" / "cifar100")
+    (train_x, train_y), (test_x, test_y) = dataset.cifar100(7)
+    assert train_x.shape == (12, 3072) and train_x.dtype == np.float32
+    assert -0.5 <= train_x.min() and train_x.max() <= 0.5
+    assert sorted(set(train_y.tolist())) == [0, 1, 2, 3] and np.bincount(test_y).tolist() == [3, 3, 3, 3]
+    names = dataset.cifar100_class_names(7)
+    original = np.round((train_x[:, 0] + 0.5) * 255).astype(int)
+    assert [f"class{o}" for o in original] == [names[y] for y in train_y]
+    assert len(set(names)) == 4
+    assert dataset.cifar100_class_names(7) == names and dataset.cifar100_class_names(8) != names
+    assert dataset.cifar100(7, num_classes=10)[0][0].shape == (30, 3072)
+
+
+def test_load_mnist_reads_idx_files_and_rejects_truncated_ones(isolated):
+    folder = isolated / "data" / "fashion_mnist"
+    folder.mkdir(parents=True)
+    for prefix, n in (("train", 5), ("t10k", 3)):
+        dataset._write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", np.full((n, 28, 28), 7, np.uint8))
+        dataset._write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n, dtype=np.uint8))
+    (x, y), (xt, yt) = dataset.load_mnist("fashion_mnist")
+    assert x.shape == (5, 28, 28) and x.dtype == np.uint8 and y.tolist() == [0, 1, 2, 3, 4] and xt.shape[0] == 3
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "rb") as f:
+        raw = f.read()
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(raw[:-10])
+    with pytest.raises(dataset.DatasetError, match="truncated"):
+        dataset.load_mnist("fashion_mnist")
+
+
+def test_glove_loader_fills_known_words_and_flags_malformed_lines(tmp_path):
+    path = tmp_path / "glove.6B.3d.txt"
+    path.write_text("the 0.1 0.2 0.3\ncat 1 2 3\n")
+    vocab = dataset.Vocabulary(["<pad>", "<unk>", "cat", "zebra"])
+    matrix, found = dataset.load_glove(vocab, dim=3, path=path)
+    assert matrix.shape == (4, 3) and matrix.dtype == np.float32 and found == 1
+    assert matrix[2].tolist() == [1, 2, 3] and not matrix[0].any()
+    assert matrix[3].any() and np.abs(matrix[3]).max() < 1  # unknown word: small random vector
+    path.write_text("the 0.1 0.2 0.3\ncat 1 2\n")
+    with pytest.raises(dataset.DatasetError, match="glove.6B.3d.txt:2 has 2 numbers, expected 3"):
+        dataset.load_glove(vocab, dim=3, path=path)
+    path.write_text("cat 1 x 3\n")
+    with pytest.raises(dataset.DatasetError, match=":1 holds a value that is not a number"):
+        dataset.load_glove(vocab, dim=3, path=path)
+
+
+def test_char_text_errors(tmp_path):
+    with pytest.raises(dataset.DatasetError, match="does not exist"):
+        dataset.char_text(tmp_path / "none.txt")
+    (tmp_path / "empty.txt").write_text("  \n")
+    with pytest.raises(dataset.DatasetError, match="is empty"):
+        dataset.char_text(tmp_path / "empty.txt")
+
+
+# --------------------------------------------------------------------------- demo data
+
+def test_demo_data_is_deterministic_and_of_every_kind(isolated, tmp_path):
+    result = run_script("dataset.py", "demo")
+    assert result.returncode == 0, result.stderr
+    result = run_script("dataset.py", "--data-dir", tmp_path / "again", "demo")
+    assert result.returncode == 0, result.stderr
+    for kind in dataset.DEMO_KINDS:
+        first = sorted((p.relative_to(isolated / "data" / kind), p.read_bytes())
+                       for p in (isolated / "data" / kind).rglob("*") if p.is_file() and p.suffix != ".png")
+        second = sorted((p.relative_to(tmp_path / "again" / kind), p.read_bytes())
+                        for p in (tmp_path / "again" / kind).rglob("*") if p.is_file() and p.suffix != ".png")
+        assert first == second and first, kind
+    (x, y), (xt, yt) = dataset.load_mnist(demo=True)
+    assert x.shape == (2000, 28, 28) and sorted(set(y.tolist())) == list(range(10)) and xt.shape == (500, 28, 28)
+    (cx, cy), _ = dataset.cifar100(0, demo=True)
+    assert cx.shape[1] == 3072 and len(set(cy.tolist())) == 4
+    content, style = dataset.style_pair(demo=True)
+    assert content.exists() and style.exists()
+    assert len(dataset.char_text(demo=True)) > 50_000
+    root = dataset.image_folder("anything", demo=True)
+    assert sorted(p.name for p in (root / "train").iterdir()) == ["blue_triangles", "green_squares", "red_circles"]
+
+
+def test_demo_text_is_learnable_but_not_trivial(isolated):
+    """A bag-of-words classifier separates the demo sentences well: the demo tests learning, not luck."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    for name in ("sentiment", "questions"):
+        train = dataset.read_text_split(name, "train", demo=True)
+        test = dataset.read_text_split(name, "test", demo=True)
+        vectorizer = CountVectorizer().fit(train[0])
+        model = LogisticRegression(max_iter=1000).fit(vectorizer.transform(train[0]), train[1])
+        assert model.score(vectorizer.transform(test[0]), test[1]) > 0.9
+
+
+def test_demo_captions_follow_the_coco_format():
+    data = dataset.demo_captions(num_train=20, num_val=5)
+    assert data["idx_to_word"][:4] == ["<NULL>", "<START>", "<END>", "<UNK>"]
+    assert data["train_features"].shape == (20, 512) and data["train_captions"].shape[0] == 40
+    assert (data["train_captions"][:, 0] == 1).all()
+    assert data["train_image_idxs"].max() == 19 and len(data["val_urls"]) == 5
+
+
+# --------------------------------------------------------------------------- the real copies
+
+@needs_shared_data
+@pytest.mark.parametrize("name, source, counts", [
+    ("sentiment", "text/rt-polaritydata", (7996, 2666)),
+    ("spam", "text/enron1.tar.gz", (3879, 1293)),
+    ("questions", "text/trec", (4464, 1488)),
+    ("newsgroups", "text/20news-bydate.tar.gz", (11314, 7532)),
+])
+def test_prepare_real_text_sets_gives_the_course_counts(isolated, name, source, counts):
+    dataset.prepare(name, SHARED_DATA / source)
+    train = dataset.read_text_split(name, "train")
+    test = dataset.read_text_split(name, "test")
+    assert (len(train[0]), len(test[0])) == counts
+    if name == "questions":
+        assert len(set(train[1])) == 50
+    if name == "newsgroups":
+        assert len(set(train[1])) == 20
+
+
+@needs_shared_data
+def test_prepare_real_hymenoptera_skips_the_gif(isolated):
+    dataset.prepare("hymenoptera", SHARED_DATA / "images" / "hymenoptera_data")
+    root = dataset.image_folder("hymenoptera")
+    assert sum(1 for p in (root / "train").rglob("*") if p.is_file()) == 244
+    assert sum(1 for p in (root / "test").rglob("*") if p.is_file()) == 153

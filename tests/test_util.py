@@ -1,0 +1,130 @@
+import argparse
+import json
+import random
+
+import numpy as np
+import pytest
+
+import util
+from conftest import REPO, assert_user_error, run_script
+
+
+def test_confusion_matrix_is_row_normalised_and_size_limits_the_shown_classes(tmp_path):
+    actual = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
+    pred = [0, 0, 1, 2, 1, 1, 2, 2, 0, 0]
+    shown = util.plot_confus_matrix(pred, actual, title="t", class_names=["a", "b", "c"], path=tmp_path / "cm.png")
+    np.testing.assert_allclose(shown, [[0.5, 0.25, 0.25], [0, 1, 0], [0.5, 0, 0.5]])
+    assert (tmp_path / "cm.png").stat().st_size > 1000
+    first_two = util.plot_confus_matrix(pred, actual, size=2, path=tmp_path / "cm2.png")
+    np.testing.assert_allclose(first_two, [[0.5, 0.25], [0, 1]])  # normalised over every prediction of the row
+
+
+def test_confusion_matrix_rejects_mismatched_lengths():
+    with pytest.raises(ValueError):
+        util.confusion_matrix([0, 1], [0])
+
+
+def test_plot_curves_writes_png(tmp_path):
+    util.plot_curves({"train_loss": [1.0, 0.5], "valid_accuracy": [0.5, 0.8]}, tmp_path / "c.png", title="x")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_atomic_path_leaves_nothing_when_the_write_fails(tmp_path):
+    target = tmp_path / "model.bin"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with util.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.bin"]
+    with util.atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_save_torch_round_trip(tmp_path):
+    import torch
+    util.save_torch({"w": torch.arange(3)}, tmp_path / "m.pt")
+    assert torch.load(tmp_path / "m.pt", weights_only=True)["w"].tolist() == [0, 1, 2]
+
+
+def _args(**overrides):
+    base = dict(seed=3, epochs=2, demo=True, results_dir=None)
+    base.update(overrides)
+    return argparse.Namespace(**base)
+
+
+def test_run_folder_metrics_summary_and_history(isolated):
+    run = util.start_run(_args(), "myscript", "demo_text", "lstm")
+    assert run.dir == isolated / "results" / "myscript" / "demo_text_lstm"
+    (run.path("model.pt")).write_text("first")
+    metrics = run.finish({"test_accuracy": 0.75, "extra": 1})
+    saved = json.loads(run.path("metrics.json").read_text())
+    assert saved == metrics
+    for key in util.METRIC_KEYS:
+        assert key in saved
+    assert saved["script"] == "myscript" and saved["seed"] == 3 and saved["demo"] is True
+    summary = (isolated / "results" / "SUMMARY.md").read_text()
+    assert "myscript/demo_text_lstm" in summary and "75.00%" in summary
+
+    again = util.start_run(_args(), "myscript", "demo_text", "lstm")
+    assert not again.path("model.pt").exists()
+    archived = list((isolated / "results" / "myscript" / ".history").iterdir())
+    assert len(archived) == 1 and (archived[0] / "model.pt").read_text() == "first"
+    again.finish({"test_accuracy": 0.5})
+    summary = (isolated / "results" / "SUMMARY.md").read_text()
+    assert summary.count("myscript/demo_text_lstm") == 1  # history is not a run row
+    assert "50.00%" in summary
+
+
+def test_results_dir_option_is_used_as_is(isolated):
+    run = util.start_run(_args(results_dir=str(isolated / "mine")), "s", "d")
+    assert run.dir == isolated / "mine"
+
+
+def test_set_seed_makes_python_numpy_and_torch_repeatable():
+    import torch
+    util.set_seed(5)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    util.set_seed(5)
+    assert first == (random.random(), np.random.rand(), torch.rand(1).item())
+
+
+def test_group_table_covers_the_course_and_rejects_unknown_groups():
+    models = {g["image_model"] for g in util.GROUPS.values()}
+    assert models == {"alexnet", "vgg16", "resnet18", "inception_v3", "densenet121"}
+    assert {g["unit"] for g in util.GROUPS.values()} == {"lstm", "gru"}
+    assert util.group_settings(1)["text_datasets"] == ["sentiment", "questions"]
+    with pytest.raises(util.UserError, match="no group 99"):
+        util.group_settings(99)
+
+
+def test_positive_argument_type():
+    parse = util.positive(int)
+    assert parse("3") == 3
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(bad)
+
+
+def test_run_main_turns_user_errors_into_one_line_and_exit_2(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import util\n"
+                      "def main():\n    util.fail('the thing is missing: make it')\n"
+                      "util.run_main(main)\n")
+    assert_user_error(run_script(script), "the thing is missing")
+
+
+def test_get_device_cpu_and_auto():
+    import torch
+    assert util.get_device("cpu") == torch.device("cpu")
+    assert util.get_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(util.UserError, match="no CUDA"):
+            util.get_device("cuda")
+
+
+def test_util_and_dataset_import_from_any_folder(tmp_path):
+    result = run_script(REPO / "dataset.py", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and "prepare" in result.stdout

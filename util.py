@@ -1,0 +1,361 @@
+"""Shared helpers for every script: errors, arguments, seeding, devices, run folders, plots.
+
+Frameworks (torch, TensorFlow) are imported lazily inside the functions that need them:
+importing TensorFlow and then torchvision in one process crashes, so this module must stay
+importable from both sides.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent
+RESULTS_ROOT = Path(os.environ.get("COURSE_RESULTS_DIR", REPO_ROOT / "results"))
+METRIC_KEYS = ("script", "dataset", "model", "test_accuracy", "seconds", "seed", "epochs", "demo")
+
+
+# --------------------------------------------------------------------------- errors
+
+class UserError(Exception):
+    """A mistake the user can fix (bad path, unknown name, malformed file): one sentence, no traceback."""
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+def run_main(main: Callable[[], Any]) -> None:
+    """Run a script's main(): user errors become one line on stderr and exit code 2."""
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+# --------------------------------------------------------------------------- arguments
+
+def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int | None = None,
+                    lr: float | None = None, seed: int = 0) -> argparse.ArgumentParser:
+    """The options every script shares (see README, "Run conventions")."""
+    parser.add_argument("--seed", type=int, default=seed, help="random seed")
+    parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    if batch_size is not None:
+        parser.add_argument("--batch-size", type=int, default=batch_size, help="minibatch size")
+    if lr is not None:
+        parser.add_argument("--lr", type=float, default=lr, help="learning rate")
+    parser.add_argument("--data-dir", default=None,
+                        help="root of the prepared datasets (default: $COURSE_DATA_DIR or data/)")
+    parser.add_argument("--results-dir", default=None,
+                        help="write this run's outputs directly into this folder "
+                             "(default: results/<script>/<dataset>[_<model>]/)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: CUDA when available, else CPU")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the small generated demo data (no download) and few epochs")
+    return parser
+
+
+def positive(kind: type = int) -> Callable[[str], Any]:
+    """An argparse type accepting only numbers > 0 (epochs, sizes, rates)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+        return value
+    return parse
+
+
+# --------------------------------------------------------------------------- randomness and devices
+
+def set_seed(seed: int) -> None:
+    """Seed Python and NumPy, and torch / TensorFlow if the script has imported them."""
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        import torch
+        torch.manual_seed(seed)
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+        tf.random.set_seed(seed)
+
+
+def get_device(name: str = "auto"):
+    """torch.device for --device: auto picks CUDA when a GPU is visible."""
+    import torch
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda was asked for but no CUDA GPU is visible: use --device cpu or auto")
+    return torch.device(name)
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar on stderr (quiet when stderr is not a terminal and COURSE_QUIET is set)."""
+    from tqdm import tqdm
+    kwargs.setdefault("dynamic_ncols", True)
+    kwargs.setdefault("leave", False)
+    kwargs.setdefault("disable", bool(os.environ.get("COURSE_QUIET")))
+    return tqdm(iterable, **kwargs)
+
+
+# --------------------------------------------------------------------------- atomic files
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_json(obj: Any, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save, atomically: an interrupted save never leaves a truncated model behind."""
+    import torch
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+# --------------------------------------------------------------------------- run folders
+
+class Run:
+    """One run's output folder, clock and metrics (see start_run)."""
+
+    def __init__(self, directory: Path, info: dict):
+        self.dir = directory
+        self.info = info
+        self.started = time.time()
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+    def finish(self, metrics: dict) -> dict:
+        """Write metrics.json (the standard keys filled in), refresh results/SUMMARY.md, print a line."""
+        merged = {**self.info, "seconds": round(time.time() - self.started, 1), **metrics}
+        merged.setdefault("test_accuracy", None)
+        save_json(merged, self.path("metrics.json"))
+        update_summary()
+        accuracy = merged.get("test_accuracy")
+        shown = f"test accuracy {accuracy:.2%}" if isinstance(accuracy, (int, float)) else "done"
+        demo = " (DEMO DATA: not a real result)" if merged.get("demo") else ""
+        print(f"{merged['script']} on {merged['dataset']}: {shown} in {merged['seconds']:.0f} s{demo}; "
+              f"outputs in {self.dir}")
+        return merged
+
+
+def default_run_dir(script: str, dataset: str, model: str | None = None) -> Path:
+    name = f"{dataset}_{model}" if model else dataset
+    return RESULTS_ROOT / script / name.replace(os.sep, "_")
+
+
+def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | None = None) -> Run:
+    """Create this run's folder; a previous run there is moved into .history/, never overwritten."""
+    directory = Path(args.results_dir) if getattr(args, "results_dir", None) else default_run_dir(script, dataset, model)
+    if directory.exists() and any(directory.iterdir()):
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        archive = directory.parent / ".history" / f"{directory.name}-{stamp}"
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(directory), str(archive))
+        print(f"previous run moved to {archive}")
+    directory.mkdir(parents=True, exist_ok=True)
+    seed = getattr(args, "seed", None)
+    if seed is not None:
+        set_seed(seed)
+    info = {"script": script, "dataset": dataset, "model": model, "seed": seed,
+            "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
+    print(f"run folder: {directory}")
+    return Run(directory, info)
+
+
+def update_summary(root: Path | None = None) -> Path | None:
+    """Regenerate <root>/SUMMARY.md: one row per run folder holding a metrics.json."""
+    root = Path(root) if root else RESULTS_ROOT
+    if not root.is_dir():
+        return None
+    rows = []
+    for metrics_file in sorted(root.rglob("metrics.json")):
+        relative = metrics_file.parent.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        try:
+            metrics = json.loads(metrics_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rows.append((relative, metrics))
+    lines = ["# Results", "",
+             "Regenerated after every run. Rows marked demo ran on generated demo data: their figures say",
+             "that the code runs, nothing about the method.", "",
+             "| run folder | " + " | ".join(METRIC_KEYS[:-1]) + " | demo |",
+             "|" + "---|" * (len(METRIC_KEYS) + 1)]
+    for relative, metrics in rows:
+        cells = [str(relative)] + [_summary_cell(key, metrics.get(key)) for key in METRIC_KEYS]
+        lines.append("| " + " | ".join(cells) + " |")
+    target = root / "SUMMARY.md"
+    with atomic_path(target) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return target
+
+
+def _summary_cell(key: str, value) -> str:
+    if value is None:
+        return ""
+    if key == "test_accuracy" and isinstance(value, (int, float)):
+        return f"{value:.2%}"
+    if key == "demo":
+        return "demo" if value else ""
+    return str(value)
+
+
+# --------------------------------------------------------------------------- plots
+
+def _pyplot():
+    import matplotlib
+    if not os.environ.get("DISPLAY"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def confusion_matrix(pred_class, actual_class, num_classes: int | None = None) -> np.ndarray:
+    """Counts: rows are the actual classes, columns the predicted ones."""
+    pred = np.asarray(pred_class, dtype=np.int64).ravel()
+    actual = np.asarray(actual_class, dtype=np.int64).ravel()
+    if pred.shape != actual.shape:
+        raise ValueError(f"{pred.size} predictions for {actual.size} labels")
+    n = num_classes or int(max(pred.max(initial=-1), actual.max(initial=-1)) + 1)
+    counts = np.zeros((n, n), dtype=np.int64)
+    np.add.at(counts, (actual, pred), 1)
+    return counts
+
+
+def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix", size: int | None = None,
+                       class_names: list[str] | None = None, path: str | os.PathLike | None = None) -> np.ndarray:
+    """Row-normalised confusion matrix (each row: where the examples of one actual class went).
+
+    size shows only the first `size` classes (the course's way to keep large tables readable);
+    the normalisation still uses every prediction of those classes. Returns the shown matrix.
+    """
+    num_classes = len(class_names) if class_names else None
+    counts = confusion_matrix(pred_class, actual_class, num_classes)
+    totals = counts.sum(axis=1, keepdims=True)
+    normalised = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    shown = normalised[:size, :size] if size else normalised
+    names = list(class_names)[:shown.shape[0]] if class_names else [str(i) for i in range(shown.shape[0])]
+
+    plt = _pyplot()
+    side = max(4.0, 0.45 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("actual class")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    suffix = f" (first {shown.shape[0]} classes)" if size and size < len(normalised) else ""
+    ax.set_title(f"{title}{suffix}\naccuracy {accuracy:.1%}", fontsize=10)
+    if len(names) <= 20:
+        for i in range(shown.shape[0]):
+            for j in range(shown.shape[1]):
+                if shown[i, j] >= 0.005:
+                    ax.text(j, i, f"{shown[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if shown[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    if path is not None:
+        _save_figure(fig, path)
+    plt.close(fig)
+    return shown
+
+
+def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: str | None = None,
+                xlabel: str = "epoch") -> None:
+    """Loss-like curves (keys containing 'loss') on the left, everything else (accuracies) on the right."""
+    plt = _pyplot()
+    groups = [[k for k in curves if "loss" in k.lower()], [k for k in curves if "loss" not in k.lower()]]
+    groups = [g for g in groups if g]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+    for ax, keys in zip(axes[0], groups):
+        for key in keys:
+            values = curves[key]
+            ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=key)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("loss" if "loss" in keys[0].lower() else "value")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
+def _save_figure(fig, path) -> None:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
+
+
+# --------------------------------------------------------------------------- the group table
+
+# The course hands each group one image dataset with one ImageNet model (part 1) and two text
+# datasets with one recurrent unit (part 2). Its handout's table is not public, so this is a
+# reconstruction that covers every dataset, model and unit the course names; edit it to match yours.
+GROUPS = {
+    1: {"image_dataset": "animals", "image_model": "alexnet", "text_datasets": ["sentiment", "questions"], "unit": "lstm"},
+    2: {"image_dataset": "faces", "image_model": "vgg16", "text_datasets": ["spam", "newsgroups"], "unit": "gru"},
+    3: {"image_dataset": "places", "image_model": "resnet18", "text_datasets": ["sentiment", "spam"], "unit": "gru"},
+    4: {"image_dataset": "household", "image_model": "inception_v3", "text_datasets": ["questions", "newsgroups"], "unit": "lstm"},
+    5: {"image_dataset": "caltech101", "image_model": "densenet121", "text_datasets": ["sentiment", "newsgroups"], "unit": "lstm"},
+    6: {"image_dataset": "animals", "image_model": "resnet18", "text_datasets": ["spam", "questions"], "unit": "gru"},
+    7: {"image_dataset": "faces", "image_model": "densenet121", "text_datasets": ["sentiment", "questions"], "unit": "gru"},
+    8: {"image_dataset": "places", "image_model": "vgg16", "text_datasets": ["spam", "newsgroups"], "unit": "lstm"},
+    9: {"image_dataset": "household", "image_model": "alexnet", "text_datasets": ["sentiment", "spam"], "unit": "lstm"},
+    10: {"image_dataset": "caltech101", "image_model": "inception_v3", "text_datasets": ["questions", "newsgroups"], "unit": "gru"},
+}
+
+
+def group_settings(group: int) -> dict:
+    if group not in GROUPS:
+        fail(f"there is no group {group} in the group table: use a number from 1 to {max(GROUPS)}")
+    return dict(GROUPS[group])
