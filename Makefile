@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# OpenMP threads spinning for a core make torch crawl on small shared machines (see util.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup demo test all clean-results
 
