@@ -1,0 +1,82 @@
+"""The cs231n COCO captioning data: captions, VGG16 fc7 image features, vocabulary and image URLs.
+
+The files (coco2014_captions.h5, train2014_vgg16_fc7[_pca].h5, val2014_vgg16_fc7[_pca].h5,
+coco2014_vocab.json, train2014_urls.txt, val2014_urls.txt) live in <data root>/coco_captioning,
+put there by `python dataset.py download coco_captioning` (or `prepare coco_captioning --source PATH`).
+"""
+import json
+import os
+
+import numpy as np
+
+import dataset
+
+BASE_DIR = os.path.join(dataset.data_root(), "coco_captioning")
+
+
+def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
+    """
+    Load the captioning data into a dict with the keys
+    - train_captions, val_captions: int arrays (N, 17) of word indices, <START> ... <END> <NULL>...
+    - train_image_idxs, val_image_idxs: int arrays (N,), the image of each caption
+    - train_features, val_features: image features (num_images, 512) with pca_features, else (num_images, 4096)
+    - word_to_idx (dict), idx_to_word (list), train_urls, val_urls (arrays of str)
+
+    max_train keeps a random subset (with replacement, as in the assignment) of that many training captions.
+    """
+    import h5py
+    base_dir = str(base_dir)
+    if not os.path.isfile(os.path.join(base_dir, "coco2014_captions.h5")):
+        raise dataset.DatasetError(f"no COCO captioning data in {base_dir}: run `python dataset.py download "
+                                   f"coco_captioning` (or pass --demo for the generated captions)")
+    data = {}
+    with h5py.File(os.path.join(base_dir, "coco2014_captions.h5"), "r") as f:
+        for key, value in f.items():
+            data[key] = np.asarray(value)
+    suffix = "_pca" if pca_features else ""
+    for split in ("train", "val"):
+        with h5py.File(os.path.join(base_dir, f"{split}2014_vgg16_fc7{suffix}.h5"), "r") as f:
+            data[f"{split}_features"] = np.asarray(f["features"])
+        with open(os.path.join(base_dir, f"{split}2014_urls.txt")) as f:
+            data[f"{split}_urls"] = np.asarray([line.strip() for line in f])
+    with open(os.path.join(base_dir, "coco2014_vocab.json")) as f:
+        data.update(json.load(f))
+    if max_train is not None:
+        keep = np.random.randint(data["train_captions"].shape[0], size=max_train)
+        data["train_captions"] = data["train_captions"][keep]
+        data["train_image_idxs"] = data["train_image_idxs"][keep]
+    return data
+
+
+def decode_captions(captions, idx_to_word):
+    """
+    Word indices to text: a caption (T,) to a string, or captions (N, T) to a list of N strings.
+    <NULL> tokens are dropped and decoding stops after <END>.
+    """
+    singleton = np.ndim(captions) == 1
+    decoded = []
+    for caption in np.atleast_2d(captions):
+        words = []
+        for index in caption:
+            word = idx_to_word[int(index)]
+            if word != "<NULL>":
+                words.append(word)
+            if word == "<END>":
+                break
+        decoded.append(" ".join(words))
+    return decoded[0] if singleton else decoded
+
+
+def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
+    """
+    A random minibatch (with replacement) of captions of one split.
+
+    Returns a tuple of:
+    - captions: (batch_size, T) word indices
+    - image_features: (batch_size, D) features of the captioned images
+    - urls: (batch_size,) URLs of those images
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    pick = rng.integers(data[f"{split}_captions"].shape[0], size=batch_size)
+    image_idxs = data[f"{split}_image_idxs"][pick]
+    return data[f"{split}_captions"][pick], data[f"{split}_features"][image_idxs], data[f"{split}_urls"][image_idxs]

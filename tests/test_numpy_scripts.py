@@ -1,0 +1,112 @@
+"""numpy_layers scripts end to end (subprocesses on the demo data) and their error messages."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "numpy_layers"
+SHARED = REPO.parent / "shared" / "data"
+
+
+def run(script, *args, data_dir, timeout=240):
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_QUIET": "1", "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(SCRIPTS / script), *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=timeout, cwd=REPO)
+
+
+def metrics(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("script", ["autograder.py", "digit_classification.py", "image_captioning.py"])
+def test_help_lists_defaults(tmp_path, script):
+    result = run(script, "--help", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "--demo" in result.stdout and "(default:" in result.stdout
+
+
+def test_autograder_passes_everything(tmp_path):
+    result = run("autograder.py", "--demo", "--results-dir", tmp_path / "out", data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout
+    assert result.stdout.count("PASS") == 32 and "32 of 32 checks passed" in result.stdout
+    assert metrics(tmp_path / "out")["checks_failed"] == 0
+
+
+def test_digit_classification_demo(tmp_path):
+    out = tmp_path / "out"
+    result = run("digit_classification.py", "--demo", "--results-dir", out, data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    m = metrics(out)
+    for key in ("test_accuracy_softmax", "test_accuracy_cnn", "test_accuracy"):
+        assert 0.0 <= m[key] <= 1.0
+    assert m["test_accuracy"] == max(m["test_accuracy_softmax"], m["test_accuracy_cnn"])
+    assert m["test_accuracy_softmax"] > 0.3          # 10 classes: chance is 0.1
+    assert m["dataset"] == "demo_digits" and m["demo"] is True
+    assert "1800 train, 200 validation, 500 test images" in result.stdout
+    assert m["selected_hidden_dim"] in (100, 300) and m["selected_filter_size"] in (5, 7)
+    assert len(m["selection"]) == 4
+    for name in ("curves_two_layer.png", "curves_cnn.png", "confusion_matrix.png", "selection.md",
+                 "two_layer.npz", "cnn.npz"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "selection.md").read_text().count("| cnn |") == 2
+    assert (tmp_path / "demo_digits").is_dir()       # demo data generated under COURSE_DATA_DIR
+
+
+def test_digit_classification_reports_missing_data(tmp_path):
+    result = run("digit_classification.py", "--dataset", "fashion_mnist", "--results-dir", tmp_path / "out",
+                 data_dir=tmp_path / "empty")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "fashion_mnist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="needs /work/shared/data/fashion_mnist")
+def test_fashion_mnist_splits(tmp_path, monkeypatch):
+    (tmp_path / "fashion_mnist").symlink_to(SHARED / "fashion_mnist")
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    import argparse
+
+    import digit_classification
+    args = argparse.Namespace(dataset="fashion_mnist", data_dir=str(tmp_path), demo=False, seed=0)
+    data = digit_classification.load_splits(args)
+    assert [len(data[k]) for k in ("X_train", "X_val", "X_test")] == [55000, 5000, 10000]
+    assert data["X_train"].shape[1:] == (1, 28, 28) and data["X_train"].dtype.name == "float32"
+    assert abs(float(data["X_train"].mean())) < 1e-3 and abs(float(data["X_train"].std()) - 1) < 1e-3
+
+
+def test_image_captioning_demo(tmp_path):
+    out = tmp_path / "out"
+    result = run("image_captioning.py", "--demo", "--results-dir", out, data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    m = metrics(out)
+    for cell in ("rnn", "lstm"):
+        assert 0.5 < m[f"bleu_val_{cell}"] <= 1.0       # the generated captions are learnable
+        assert m[f"final_train_loss_{cell}"] < 1.0
+        samples = (out / f"samples_{cell}.md").read_text()
+        assert "## train" in samples and "## val" in samples and "demo://val/" in samples
+        assert samples.count("sampled:") == 20
+        assert (out / f"curves_{cell}.png").stat().st_size > 0 and (out / f"captioner_{cell}.npz").exists()
+
+
+def test_image_captioning_reports_missing_coco(tmp_path):
+    result = run("image_captioning.py", "--results-dir", tmp_path / "out", data_dir=tmp_path / "empty")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "coco_captioning" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_benchmark_demo(tmp_path):
+    out = tmp_path / "out"
+    result = run("benchmark_conv.py", "--demo", "--results-dir", out, data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    m = metrics(out)
+    ratios = [value for key, value in m.items() if key.startswith("ratio_to_torch_")]
+    speedups = [value for key, value in m.items() if key.startswith("speedup_over_naive_")]
+    assert len(ratios) == len(speedups) == 4
+    assert all(s > 10 for s in speedups)             # vectorised must beat the loops by far
+    assert "| vectorised / torch |" in (out / "benchmark.md").read_text()
