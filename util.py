@@ -58,22 +58,25 @@ def run_main(main: Callable[[], Any]) -> None:
 def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batch_size: int | None = None,
                     lr: float | None = None, seed: int = 0) -> argparse.ArgumentParser:
     """The options every script shares (see README, "Run conventions")."""
+    # "%(default).0s" prints nothing but tells ArgumentDefaultsHelpFormatter not to append "(default: None)"
+    # to help texts that already explain their default.
+    quiet = "%(default).0s"
     parser.add_argument("--seed", type=int, default=seed, help="random seed")
     parser.add_argument("--epochs", type=positive(int), default=epochs,
-                        help="training epochs" if epochs is not None else "training epochs (default: set by the script)")
+                        help="training epochs" if epochs is not None else f"training epochs (default: set by the script){quiet}")
     if batch_size is not None:
         parser.add_argument("--batch-size", type=int, default=batch_size, help="minibatch size")
     if lr is not None:
         parser.add_argument("--lr", type=float, default=lr, help="learning rate")
     parser.add_argument("--data-dir", default=None,
-                        help="root of the prepared datasets (default: $COURSE_DATA_DIR or data/)")
+                        help=f"root of the prepared datasets (default: $COURSE_DATA_DIR or data/){quiet}")
     parser.add_argument("--results-dir", default=None,
                         help="write this run's outputs directly into this folder "
-                             "(default: results/<script>/<dataset>[_<model>]/)")
+                             f"(default: results/<script>/<dataset>[_<model>]/){quiet}")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="auto: CUDA when available, else CPU")
     parser.add_argument("--demo", action="store_true",
-                        help="use the small generated demo data (no download) and few epochs")
+                        help=f"use the small generated demo data (no download) and few epochs{quiet}")
     return parser
 
 
