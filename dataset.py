@@ -1030,9 +1030,13 @@ def ensure_demo(kind: str, data_dir=None) -> Path:
     try:
         DEMO_BUILDERS[kind](scratch, np.random.default_rng(sum(map(ord, kind))))
         (scratch / ".complete").write_text("generated demo data, not a real dataset\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(scratch, folder)
+        if folder.exists() and not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # an interrupted older attempt
+        try:
+            os.replace(scratch, folder)
+        except OSError:
+            if not (folder / ".complete").exists():  # another process finished first: use its identical copy
+                raise
     finally:
         if scratch.exists():
             shutil.rmtree(scratch)

@@ -451,3 +451,12 @@ def test_prepare_real_hymenoptera_skips_the_gif(isolated):
     root = dataset.image_folder("hymenoptera")
     assert sum(1 for p in (root / "train").rglob("*") if p.is_file()) == 244
     assert sum(1 for p in (root / "test").rglob("*") if p.is_file()) == 153
+
+
+def test_concurrent_processes_can_build_the_same_demo_data(isolated):
+    command = [sys.executable, str(REPO / "dataset.py"), "demo"]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    assert dataset.read_text_split("sentiment", "train", demo=True)[0]
+    assert not [p for p in (isolated / "data").iterdir() if p.name.startswith(".")]  # no scratch folders left
