@@ -1,0 +1,302 @@
+"""Part 2, low-level TensorFlow: the hand-written cells, masking, learning, saving, and every script end to end.
+
+TensorFlow never runs inside the pytest process (TensorFlow and torchvision in one process crash), so the
+checks that need it live in `tf_checks` below and run in a subprocess: this file doubles as that script,
+`python tests/test_part2_tensorflow.py OUT.json TEXT_MODEL_DIR CIFAR_RUN_DIR`. It measures (differences,
+accuracies) and the tests here assert on what it wrote.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dataset
+from conftest import REPO, assert_user_error
+
+PART2 = REPO / "part2_tensorflow"
+ENTRY_SCRIPTS = [f"{d}_{u}.py" for d in ("sentiment", "spam", "questions", "newsgroups") for u in ("lstm", "gru")]
+
+
+# --------------------------------------------------------------------------- the TensorFlow side (subprocess)
+
+def numpy_cell(unit, x, state, W, U, b):
+    """One step of the course's equations, gate by gate, in NumPy (float64)."""
+    import numpy as np
+
+    def sigmoid(a):
+        return 1 / (1 + np.exp(-a))
+
+    H = state[0].shape[1]
+    Wg = [W[:, k * H:(k + 1) * H] for k in range(W.shape[1] // H)]
+    Ug = [U[:, k * H:(k + 1) * H] for k in range(U.shape[1] // H)]
+    bg = [b[k * H:(k + 1) * H] for k in range(len(b) // H)]
+    h = state[0]
+    if unit == "rnn":
+        return (np.tanh(x @ W + h @ U + b),)
+    if unit == "lstm":
+        c = state[1]
+        i = sigmoid(x @ Wg[0] + h @ Ug[0] + bg[0])
+        f = sigmoid(x @ Wg[1] + h @ Ug[1] + bg[1])
+        o = sigmoid(x @ Wg[2] + h @ Ug[2] + bg[2])
+        g = np.tanh(x @ Wg[3] + h @ Ug[3] + bg[3])
+        c = f * c + i * g
+        return o * np.tanh(c), c
+    z = sigmoid(x @ Wg[0] + h @ Ug[0] + bg[0])
+    r = sigmoid(x @ Wg[1] + h @ Ug[1] + bg[1])
+    n = np.tanh(x @ Wg[2] + (r * h) @ Ug[2] + bg[2])
+    return (z * h + (1 - z) * n,)
+
+
+def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str) -> None:
+    sys.path.insert(0, str(PART2))
+    import numpy as np
+    import tensorflow as tf
+
+    import cifar_tensorflow
+    import text_rnn
+
+    results = {}
+    rng = np.random.default_rng(0)
+    B, E, H = 5, 7, 6
+    for unit, gates in text_rnn.GATES.items():
+        x = rng.normal(size=(B, E))
+        W, U, b = rng.normal(size=(E, gates * H)), rng.normal(size=(H, gates * H)), rng.normal(size=gates * H)
+        state = tuple(rng.normal(size=(B, H)) for _ in range(2 if unit == "lstm" else 1))
+        got = text_rnn.CELLS[unit](tf.constant(x @ W + b), tuple(map(tf.constant, state)), tf.constant(U))
+        want = numpy_cell(unit, x, state, W, U, b)
+        results[f"cell_{unit}"] = max(float(np.max(np.abs(g.numpy() - w))) for g, w in zip(got, want))
+
+    # Masking: a sentence alone, then in a batch padded far beyond it with junk after its end.
+    for unit in text_rnn.UNITS:
+        model = text_rnn.TextRNN(50, 3, 8, 16, unit, seed=1)
+        sentence = np.array([[5, 9, 3, 7]], np.int32)
+        alone = model.predict_logits(sentence, np.array([4], np.int32)).numpy()
+        batch = rng.integers(1, 50, size=(3, 12)).astype(np.int32)  # junk everywhere, lengths say what is real
+        batch[1, :4] = sentence[0]
+        padded = model.predict_logits(batch, np.array([12, 4, 9], np.int32)).numpy()
+        results[f"masking_{unit}"] = float(np.max(np.abs(padded[1] - alone[0])))
+        # ...and the junk is read when the length says it is real: the check above could not pass by accident
+        longer = model.predict_logits(batch[1:2], np.array([12], np.int32)).numpy()
+        results[f"unmasked_{unit}"] = float(np.max(np.abs(longer[0] - alone[0])))
+
+    # reverse=True reads the real words backwards, padding still ignored
+    forward = text_rnn.TextRNN(50, 3, 8, 16, "lstm", seed=1)
+    backward = text_rnn.TextRNN(50, 3, 8, 16, "lstm", reverse=True, seed=1)
+    batch = np.array([[5, 9, 3, 7, 0, 0], [3, 9, 5, 0, 0, 0]], np.int32)
+    lengths = np.array([4, 3], np.int32)
+    flipped = np.array([[7, 3, 9, 5, 0, 0], [5, 9, 3, 0, 0, 0]], np.int32)
+    results["reverse_diff"] = float(np.max(np.abs(backward.predict_logits(batch, lengths).numpy()
+                                                  - forward.predict_logits(flipped, lengths).numpy())))
+    results["reverse_masking"] = float(np.max(np.abs(backward.predict_logits(batch[:, :4], lengths).numpy()
+                                                     - backward.predict_logits(batch, lengths).numpy())))
+
+    # Learning: the plain RNN (the LSTM and GRU learn in the scripts' demo runs) on the binary demo task.
+    data = dataset.load_text_dataset("sentiment", 20, demo=True)
+    keep, held = dataset.stratified_split(data.train_y, 0.1, 0)
+    tf.random.set_seed(0)
+    model = text_rnn.TextRNN(len(data.vocab), 2, 16, 16, "rnn", seed=0)
+    text_rnn.fit(model, (data.train_x[keep], data.train_lengths[keep], data.train_y[keep]),
+                 (data.train_x[held], data.train_lengths[held], data.train_y[held]),
+                 epochs=8, batch_size=32, lr=0.01, clip=5.0, seed=0)
+    pred = text_rnn.predict(model, data.test_x, data.test_lengths)
+    results["rnn_demo_accuracy"] = float(np.mean(pred == data.test_y))
+
+    # Save / reload: same logits from the reloaded saved model.
+    text_rnn.save_model(model, data.vocab, {"classes": data.classes, "max_seq_len": 20}, Path(out_path).parent / "m")
+    loaded, vocab, settings = text_rnn.load_model(Path(out_path).parent / "m")
+    tokens, lengths = data.test_x[:50], data.test_lengths[:50].astype(np.int32)
+    results["reload_text_diff"] = float(np.max(np.abs(
+        loaded.predict_logits(tokens, lengths).numpy() - model.predict_logits(tokens, lengths).numpy())))
+    results["reload_vocab_same"] = vocab.itos == data.vocab.itos and settings["classes"] == data.classes
+
+    # The scripts' saved models: the text one classifies the demo test set as well as the run said.
+    loaded, vocab, settings = text_rnn.load_model(text_model_dir)
+    data = dataset.load_text_dataset("sentiment", settings["max_seq_len"], demo=True)
+    logits = loaded.predict_logits(data.test_x, data.test_lengths.astype(np.int32)).numpy()
+    results["text_script_reload_accuracy"] = float(np.mean(np.argmax(logits, 1) == data.test_y))
+    _, (test_x, test_y) = dataset.cifar100(0, demo=True)
+    cifar = tf.saved_model.load(str(Path(cifar_run_dir) / "model" / "saved_model"))
+    logits = cifar.predict_logits(cifar_tensorflow.to_nhwc(test_x)).numpy()
+    results["cifar_reload_accuracy"] = float(np.mean(np.argmax(logits, 1) == test_y))
+    # padding the last batch: a batch function that only takes 64 images, on 160 (64 + 64 + 32)
+    full = np.argmax(logits, 1)
+
+    def strict(batch):
+        assert batch.shape[0] == 64, batch.shape
+        return cifar.predict_logits(batch)
+    results["cifar_padded_same"] = bool(np.array_equal(
+        cifar_tensorflow.predict_padded(strict, cifar_tensorflow.to_nhwc(test_x), 64), full))
+    Path(out_path).write_text(json.dumps(results))
+
+
+# --------------------------------------------------------------------------- fixtures: the runs the tests read
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("part2")
+    for kind in ("demo_text", "demo_topics", "demo_cifar"):  # once, before scripts run side by side
+        dataset.ensure_demo(kind, root / "data")
+    variables = {**os.environ, "COURSE_DATA_DIR": str(root / "data"), "COURSE_RESULTS_DIR": str(root / "results"),
+                 "COURSE_QUIET": "1", "PYTHONUNBUFFERED": "1"}
+    return root, variables
+
+
+def run_side_by_side(env, commands: dict) -> dict:
+    """Start every {key: [script, args...]} of part2_tensorflow at once (each pays TensorFlow's start-up,
+    so two cores overlap them); returns {key: CompletedProcess}."""
+    procs = {key: subprocess.Popen([sys.executable, str(PART2 / argv[0]), *map(str, argv[1:])], cwd=REPO,
+                                   env=env[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for key, argv in commands.items()}
+    results = {}
+    for key, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        results[key] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return results
+
+
+@pytest.fixture(scope="module")
+def demo_runs(env):
+    """The demo runs the tests read: sentiment LSTM, CIFAR, and group 7 (sentiment and questions, GRU)."""
+    root = env[0]
+    results = run_side_by_side(env, {
+        "text": ["sentiment_lstm.py", "--demo", "--results-dir", root / "sentiment_lstm"],
+        "cifar": ["cifar_tensorflow.py", "--demo", "--results-dir", root / "cifar"],
+        "group": ["text_rnn.py", "--group", "7", "--demo", "--results-dir", root / "group7"],
+    })
+    for key, result in results.items():
+        assert result.returncode == 0, (key, result.stderr[-3000:])
+    return {"text": root / "sentiment_lstm", "cifar": root / "cifar", "group": root / "group7",
+            "results": results}
+
+
+@pytest.fixture(scope="module")
+def checks(env, demo_runs):
+    out = env[0] / "checks" / "checks.json"
+    out.parent.mkdir()
+    result = subprocess.run([sys.executable, __file__, str(out), str(demo_runs["text"] / "model"),
+                             str(demo_runs["cifar"])], capture_output=True, text=True, timeout=300, cwd=REPO,
+                            env=env[1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def command_lines(env, demo_runs):
+    """predict.py on the demo model, and bad inputs, all at once."""
+    empty = env[0] / "no_data"
+    empty.mkdir()
+    return run_side_by_side(env, {
+        "predict": ["predict.py", "--model-dir", demo_runs["text"] / "model",
+                    "--text", "a great wonderful excellent brilliant film", "--text", "awful boring worst dull mess"],
+        "unit": ["sentiment_lstm.py", "--unit", "transformer"],
+        "dataset": ["text_rnn.py", "--dataset", "poems"],
+        "data": ["spam_gru.py", "--data-dir", empty],
+        "group": ["text_rnn.py", "--group", "99"],
+        "model": ["predict.py", "--model-dir", empty, "--text", "hello"],
+        "glove": ["questions_lstm.py", "--embeddings", "glove"],
+    })
+
+
+# --------------------------------------------------------------------------- tests
+
+@pytest.mark.parametrize("unit", ["rnn", "lstm", "gru"])
+def test_cell_step_matches_course_equations(checks, unit):
+    assert checks[f"cell_{unit}"] < 1e-6
+
+
+@pytest.mark.parametrize("unit", ["rnn", "lstm", "gru"])
+def test_padding_does_not_change_prediction(checks, unit):
+    assert checks[f"masking_{unit}"] < 1e-5
+    assert checks[f"unmasked_{unit}"] > 1e-4  # the junk after the end does matter when it is declared real
+
+
+def test_reverse_reads_the_real_words_backwards(checks):
+    assert checks["reverse_diff"] < 1e-6 and checks["reverse_masking"] < 1e-6
+
+
+def test_rnn_learns_demo_task(checks):
+    assert checks["rnn_demo_accuracy"] >= 0.8  # chance is 0.5
+
+
+def test_saved_model_reloads_and_predicts_the_same(checks):
+    assert checks["reload_text_diff"] < 1e-5
+    assert checks["reload_vocab_same"]
+
+
+def test_sentiment_lstm_demo_run(demo_runs, checks):
+    folder, result = demo_runs["text"], demo_runs["results"]["text"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["demo"] and metrics["dataset"] == "demo_text" and metrics["model"] == "lstm"
+    assert metrics["test_accuracy"] >= 0.75  # binary demo task, chance 0.5
+    assert len(metrics["train_loss"]) == len(metrics["valid_accuracy"]) == metrics["epochs"]
+    assert metrics["train_loss"][-1] < metrics["train_loss"][0]
+    for name in ("curves.png", "confusion_matrix.png", "model/vocab.json", "model/settings.json",
+                 "model/saved_model/saved_model.pb"):
+        assert (folder / name).is_file(), name
+    assert "validation accuracy" in result.stdout and "test accuracy" in result.stdout
+    assert checks["text_script_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_predict_prints_class(command_lines):
+    result = command_lines["predict"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
+    assert all(0.5 <= float(line.split("\t")[1]) <= 1 for line in lines)
+
+
+def test_group_runs_its_datasets_and_unit(demo_runs):
+    out = demo_runs["group"]  # group 7: sentiment and questions with the GRU
+    text = json.loads((out / "sentiment_gru" / "metrics.json").read_text())
+    topics = json.loads((out / "questions_gru" / "metrics.json").read_text())
+    assert text["model"] == topics["model"] == "gru"
+    assert text["dataset"] == "demo_text" and text["test_accuracy"] >= 0.75
+    assert topics["dataset"] == "demo_topics" and topics["test_accuracy"] >= 0.6  # 4 classes, chance 0.25
+    assert (out / "questions_gru" / "model" / "saved_model" / "saved_model.pb").is_file()
+
+
+def test_cifar_demo_run_and_reload(demo_runs, checks):
+    metrics = json.loads((demo_runs["cifar"] / "metrics.json").read_text())
+    assert metrics["demo"] and metrics["test_accuracy"] >= 0.6  # 4 classes, chance 0.25
+    assert metrics["train_loss"][-1] < metrics["train_loss"][0]
+    assert (demo_runs["cifar"] / "confusion_matrix.png").is_file() and (demo_runs["cifar"] / "curves.png").is_file()
+    assert checks["cifar_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert checks["cifar_padded_same"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unit", "invalid choice: 'transformer'"), ("dataset", "invalid choice: 'poems'"), ("data", "dataset.py"),
+    ("group", "no group 99"), ("model", "not a saved text model"), ("glove", "--embedding-dim 50")])
+def test_bad_inputs_exit_2_with_a_clear_sentence(command_lines, case, message):
+    result = command_lines[case]
+    if case in ("unit", "dataset"):  # argparse's own message and exit code 2
+        assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+    else:
+        assert_user_error(result, message)
+
+
+@pytest.mark.parametrize("script", ENTRY_SCRIPTS)
+def test_entry_scripts_hold_every_setting_for_their_dataset_and_unit(script):
+    tree = ast.parse((PART2 / script).read_text())
+    settings = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                    and node.targets[0].id == "HYPERPARAMETERS")
+    hp = {k.arg: ast.literal_eval(k.value) for k in settings.keywords}
+    rates = {"dropout", "word_dropout"}
+    assert set(hp) == {"embedding_dim", "hidden_dim", "max_seq_len", "min_freq", "batch_size", "lr", "epochs",
+                       "clip", "reverse"} | rates
+    assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse"}) and all(0 <= hp[key] < 1 for key in rates)
+    assert isinstance(hp["reverse"], bool)
+    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                and getattr(node.func, "attr", None) == "main_for")
+    assert [ast.literal_eval(arg) for arg in call.args[:2]] == script[:-3].split("_")
+
+
+if __name__ == "__main__":
+    tf_checks(*sys.argv[1:])
