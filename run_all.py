@@ -19,17 +19,23 @@ from pathlib import Path
 import dataset
 import util
 
-# (script, extra arguments for --demo, extra arguments for the real run, datasets the real run needs)
+# (script, arguments for --demo, arguments for the real run, datasets the real run needs);
+# None instead of arguments: the step does not run in that mode. Later steps may use earlier runs' models
+# ({results} stands for the results root).
 STEPS = [
     ("numpy_layers/autograder.py", [], [], []),
+    ("numpy_layers/benchmark_conv.py", [], [], []),
     ("numpy_layers/digit_classification.py", [], [], ["mnist"]),
+    ("numpy_layers/digit_classification.py", None, ["--dataset", "fashion_mnist"], ["fashion_mnist"]),
     ("numpy_layers/image_captioning.py", [], [], ["coco_captioning"]),
     ("part1_pytorch/cifar_pytorch.py", [], [], ["cifar100"]),
     ("part1_pytorch/feature.py", ["--weights", "none"], [], ["hymenoptera"]),
     ("part1_pytorch/finetune.py", ["--weights", "none"], [], ["hymenoptera"]),
     ("part1_pytorch/finetune.py", ["--weights", "none", "--augment"], ["--augment"], ["hymenoptera"]),
+    ("part1_pytorch/predict.py", [], None, []),
+    ("part1_pytorch/export.py", [], None, []),
     ("part1_pytorch/transfer_learning.py", ["--weights", "none"], [], ["hymenoptera"]),
-    ("part1_pytorch/style_transfer.py", ["--weights", "none"], [], []),
+    ("part1_pytorch/style_transfer.py", ["--weights", "none"], None, []),
     ("part1_pytorch/sentiment_lstm.py", [], [], ["sentiment"]),
     ("part1_pytorch/sentiment_gru.py", [], [], ["sentiment"]),
     ("part1_pytorch/spam_lstm.py", [], [], ["spam"]),
@@ -38,8 +44,9 @@ STEPS = [
     ("part1_pytorch/questions_gru.py", [], [], ["questions"]),
     ("part1_pytorch/newsgroups_lstm.py", [], [], ["newsgroups"]),
     ("part1_pytorch/newsgroups_gru.py", [], [], ["newsgroups"]),
+    ("part1_pytorch/predict_text.py", [], None, []),
     ("part1_pytorch/text_classification.py", ["--all"], ["--all"], ["sentiment", "glove"]),
-    ("part1_pytorch/char_rnn.py", [], [], []),
+    ("part1_pytorch/char_rnn.py", [], None, []),
     ("part2_tensorflow/cifar_tensorflow.py", [], [], ["cifar100"]),
     ("part2_tensorflow/sentiment_lstm.py", [], [], ["sentiment"]),
     ("part2_tensorflow/sentiment_gru.py", [], [], ["sentiment"]),
@@ -49,7 +56,13 @@ STEPS = [
     ("part2_tensorflow/questions_gru.py", [], [], ["questions"]),
     ("part2_tensorflow/newsgroups_lstm.py", [], [], ["newsgroups"]),
     ("part2_tensorflow/newsgroups_gru.py", [], [], ["newsgroups"]),
+    ("part2_tensorflow/text_rnn.py", ["--group", "1"], None, []),
+    ("part2_tensorflow/predict.py", [], ["--model-dir", "{results}/tf_sentiment_lstm/sentiment_lstm/model",
+                                         "--text", "a wonderful , charming film"], []),
+    ("benchmarks/lstm_throughput.py", [], [], []),
 ]
+# Not run here: the real-data runs of scripts that need inputs only the user has (style_transfer.py
+# --content/--style, char_rnn.py --text, predict scripts on their own images/sentences).
 
 
 def _new_metrics(since: float) -> list[dict]:
@@ -82,7 +95,7 @@ def main() -> None:
 
     rows = []
     started_all = time.time()
-    steps = [s for s in STEPS if not args.only or args.only in s[0]]
+    steps = [s for s in STEPS if (not args.only or args.only in s[0]) and s[1 if args.demo else 2] is not None]
     for number, (script, demo_args, real_args, needs) in enumerate(steps, 1):
         extra = demo_args if args.demo else real_args
         label = " ".join([script] + extra)
@@ -95,6 +108,7 @@ def main() -> None:
                 print(f"[{number}/{len(steps)}] skipping {label}: {reason}")
                 rows.append((label, "no data", 0.0, []))
                 continue
+        extra = [a.replace("{results}", str(util.RESULTS_ROOT)) for a in extra]
         command = [sys.executable, str(util.REPO_ROOT / script)] + (["--demo"] if args.demo else []) + extra
         if args.data_dir:
             command += ["--data-dir", args.data_dir]
