@@ -1,0 +1,49 @@
+"""Classify sentences with a saved part-1 text model (any <dataset>_<unit>.py or text_classification.py run).
+
+The run folder's model.pt holds the architecture, weights, vocabulary and class names, so nothing
+else is needed; it is loaded with torch.load(weights_only=True).
+
+    python part1_pytorch/predict_text.py --model-dir results/sentiment_lstm/sentiment_lstm_random \
+        --text "a gorgeous, witty film"
+    python part1_pytorch/predict_text.py --model-dir RUN_FOLDER --file sentences.txt
+    python part1_pytorch/predict_text.py --demo    (after `python part1_pytorch/sentiment_lstm.py --demo`)
+"""
+import argparse
+
+import text_classification
+import text_models
+import util
+
+DEMO_RUN = util.default_run_dir("sentiment_lstm", "demo_text", "lstm_random")
+DEMO_SENTENCES = ["a wonderful , moving film with a brilliant cast .", "a boring , tedious mess ."]
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model-dir", default=None, help="a text run folder (or its model.pt)")
+    parser.add_argument("--text", action="append", default=[], help="a sentence to classify (repeatable)")
+    parser.add_argument("--file", default=None, help="classify every line of this file")
+    parser.add_argument("--top", type=util.positive(int), default=1, help="show this many likeliest classes")
+    parser.add_argument("--demo", action="store_true",
+                        help=f"use the model of `sentiment_lstm.py --demo` ({DEMO_RUN}) on two sentences")
+    args = parser.parse_args(argv)
+    if args.demo:
+        if args.model_dir is None and not (DEMO_RUN / "model.pt").is_file():
+            util.fail(f"no demo model in {DEMO_RUN}: run `python part1_pytorch/sentiment_lstm.py --demo` first")
+        args.model_dir = args.model_dir or DEMO_RUN
+        args.text = args.text or DEMO_SENTENCES
+    if args.model_dir is None:
+        util.fail("no model given: pass --model-dir RUN_FOLDER (a text script's run folder) or --demo")
+    sentences = args.text + (text_classification.read_lines(args.file) if args.file else [])
+    if not sentences:
+        util.fail("nothing to classify: pass --text \"a sentence\" or --file FILE")
+    predictor = text_models.TextPredictor.load(args.model_dir)
+    probabilities = predictor.probabilities(sentences)
+    for sentence, row in zip(sentences, probabilities):
+        best = row.argsort()[::-1][: args.top]
+        shown = ", ".join(f"{predictor.classes[i]} {row[i]:.2f}" for i in best)
+        print(f"{shown}\t{sentence}")
+
+
+if __name__ == "__main__":
+    util.run_main(main)

@@ -1,0 +1,24 @@
+"""Questions: TREC question type, 50 fine labels, classified by an LSTM (part 1, PyTorch).
+
+Embedding -> one LSTM layer -> linear, trained with Adam and gradient clipping; the epoch with
+the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit.
+The embeddings start from GloVe 6B vectors (`--embeddings random`
+learns them from scratch). The defaults below are the tuned settings.
+
+    python part1_pytorch/questions_lstm.py --demo
+    python part1_pytorch/questions_lstm.py [--embeddings random]
+"""
+import text_models
+import util
+
+TUNED = dict(unit="lstm", epochs=20, batch_size=32, lr=5e-3, embedding_dim=100, hidden_dim=256, dropout=0.3,
+             max_seq_len=None, max_vocab=None, min_freq=1, embeddings="glove")
+
+
+def main(argv=None):
+    args = text_models.classifier_args(__doc__.split("\n\n")[0], argv, TUNED)
+    text_models.run_classifier(args, "questions_lstm", "questions")
+
+
+if __name__ == "__main__":
+    util.run_main(main)

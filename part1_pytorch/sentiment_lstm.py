@@ -1,0 +1,25 @@
+"""Sentiment: sentence polarity of movie-review snippets (pos / neg), classified by an LSTM (part 1, PyTorch).
+
+Embedding -> one LSTM layer -> linear, trained with Adam and gradient clipping; the epoch with
+the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit,
+`--embeddings glove` starts from GloVe 6B vectors. The defaults below are the tuned settings.
+
+    python part1_pytorch/sentiment_lstm.py --demo
+    python part1_pytorch/sentiment_lstm.py [--embeddings glove]
+"""
+import text_models
+import util
+
+TUNED = dict(unit="lstm", epochs=12, batch_size=64, lr=3e-3, embedding_dim=64, hidden_dim=64, dropout=0.5,
+             max_seq_len=None, max_vocab=None, min_freq=2, pooling="max")
+# GloVe knows rare words the random embeddings cannot learn: keep them, and give the recurrent layer more room.
+GLOVE = dict(min_freq=1, hidden_dim=128, lr=2e-3)
+
+
+def main(argv=None):
+    args = text_models.classifier_args(__doc__.split("\n\n")[0], argv, TUNED, GLOVE)
+    text_models.run_classifier(args, "sentiment_lstm", "sentiment")
+
+
+if __name__ == "__main__":
+    util.run_main(main)

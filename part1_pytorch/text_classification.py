@@ -1,0 +1,250 @@
+"""Simple text models against recurrent ones on the binary sentiment set (train / dev / test).
+
+--model bow        binary bag-of-words vector -> linear -> sigmoid
+--model avg        word embeddings (random) -> average over the words -> linear -> sigmoid
+--model avg_glove  the same, embeddings initialised from GloVe 6B
+--model rnn|lstm   GloVe embeddings -> recurrent layer -> linear -> sigmoid at the last real word
+--model svm        the classical reference: TF-IDF word 1-2-grams with a linear SVM (scikit-learn)
+
+Neural models train with binary cross-entropy and Adam; the dev split (carved from train) picks the
+best epoch (and the SVM's C); the test split is used once. `--all` runs the six and writes a
+comparison table and plot. `--predict FILE` writes one 0/1 prediction (1 = the second class,
+"pos" for sentiment) per line of an unlabelled file.
+
+    python part1_pytorch/text_classification.py --demo --all
+    python part1_pytorch/text_classification.py --model lstm --predict my_sentences.txt
+    python part1_pytorch/text_classification.py --predict my_sentences.txt \
+        --model-dir results/text_classification/sentiment_lstm
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import dataset
+import text_models
+import util
+
+NEURAL = ("bow", "avg", "avg_glove", "rnn", "lstm")
+MODELS = NEURAL + ("svm",)
+# Each model's settings, chosen on the sentiment dev split (few trials: shared CPU); --epochs and --lr override them.
+TUNED = {
+    "bow": {"epochs": 10, "lr": 1e-3, "weight_decay": 1e-5},
+    "avg": {"epochs": 15, "lr": 3e-3, "embedding_dim": 50, "dropout": 0.3},
+    "avg_glove": {"epochs": 15, "lr": 3e-3, "embedding_dim": 50, "dropout": 0.3},
+    "rnn": {"epochs": 8, "lr": 1e-3, "embedding_dim": 50, "hidden_dim": 64, "dropout": 0.5},
+    "lstm": {"epochs": 8, "lr": 2e-3, "embedding_dim": 50, "hidden_dim": 128, "dropout": 0.5},
+}
+# The demo set is tiny: a few epochs at a higher learning rate show every model learning.
+DEMO = {"epochs": 6, "lr": 1e-2}
+SVM_C = (0.1, 0.3, 1.0, 3.0)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    util.add_common_args(parser, epochs=None, batch_size=32)
+    next(a for a in parser._actions if a.dest == "epochs").help = "training epochs (default: tuned per model)"
+    parser.add_argument("--lr", type=util.positive(float), default=None,
+                        help="learning rate (default: tuned per model)")
+    parser.add_argument("--model", default="lstm", choices=MODELS, help="which model to train")
+    parser.add_argument("--all", action="store_true", help="train every model and write a comparison table and plot")
+    parser.add_argument("--dataset", default="sentiment", choices=["sentiment", "spam"], help="a binary text set")
+    parser.add_argument("--valid-fraction", type=float, default=0.1, help="dev split carved from train")
+    parser.add_argument("--predict", metavar="FILE", default=None,
+                        help="unlabelled text, one sentence per line: write one 0/1 prediction per line")
+    parser.add_argument("--output", default=None, help="where --predict writes (default: predictions.txt in "
+                                                       "the run folder, or stdout with --model-dir)")
+    parser.add_argument("--model-dir", default=None,
+                        help="with --predict: use this saved model (run folder or model.pt) instead of training")
+    parser.add_argument("--threads", type=util.positive(int), default=1,
+                        help="torch CPU threads (small recurrent batches gain little from more, and lose a lot "
+                             "when the cores are shared)")
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    return args
+
+
+def read_lines(path) -> list[str]:
+    """The lines of an unlabelled file (utf-8, else latin-1); every line gets a prediction, empty ones too."""
+    path = Path(path)
+    if not path.is_file():
+        util.fail(f"the file to predict, {path}, does not exist: pass a text file with one sentence per line")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    lines = text.splitlines()
+    if not lines:
+        util.fail(f"the file to predict, {path}, is empty: put one sentence per line in it")
+    return lines
+
+
+def write_predictions(predictor: text_models.TextPredictor, lines: list[str], output) -> None:
+    labels = predictor.probabilities(lines).argmax(axis=1)
+    text = "".join(f"{label}\n" for label in labels)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    with util.atomic_path(output) as tmp:
+        tmp.write_text(text)
+    print(f"{len(lines)} predictions (0 = {predictor.classes[0]}, 1 = {predictor.classes[1]}) written to {output}")
+
+
+def build(name: str, settings: dict, vocab_words: list[str]):
+    """The model `name` and the constructor arguments saved with it (binary: one output logit)."""
+    vocab_size = len(vocab_words)
+    if name == "bow":
+        return text_models.BagOfWords(vocab_size, 1), {"vocab_size": vocab_size, "num_classes": 1}
+    if name in ("avg", "avg_glove"):
+        hyperparameters = {"vocab_size": vocab_size, "embedding_dim": settings["embedding_dim"], "num_classes": 1,
+                           "dropout": settings["dropout"]}
+        return text_models.AverageEmbedding(**hyperparameters), hyperparameters
+    hyperparameters = {"vocab_size": vocab_size, "embedding_dim": settings["embedding_dim"],
+                       "hidden_dim": settings["hidden_dim"], "num_classes": 1, "unit": name,
+                       "dropout": settings["dropout"]}
+    return text_models.RNNClassifier(**hyperparameters), hyperparameters
+
+
+def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.TextPredictor]:
+    settings = {**TUNED[name], **(DEMO if args.demo else {})}
+    settings.update({k: getattr(args, k) for k in ("epochs", "lr") if getattr(args, k) is not None})
+    vocab_words = list(data.vocab.itos)
+    util.set_seed(args.seed)
+    model, hyperparameters = build(name, settings, vocab_words)
+    if name in ("avg_glove", "rnn", "lstm"):
+        text_models.init_glove(model, vocab_words, args.data_dir, demo=args.demo)
+    print(f"== {name}: {sum(p.numel() for p in model.parameters()):,} parameters, {settings}")
+    started = time.time()
+    result = text_models.fit(model, data, epochs=settings["epochs"], lr=settings["lr"], device=device,
+                             weight_decay=settings.get("weight_decay", 0.0))
+    test = text_models.evaluate(model, data.test, device)
+    seconds = time.time() - started
+    print(f"{name}: dev accuracy {result['valid_accuracy']:.4f}, test accuracy {test['accuracy']:.4f} "
+          f"({seconds:.0f} s)")
+    model_file = run.path("model.pt" if not args.all else f"model_{name}.pt")
+    text_models.save_model(model_file, model.cpu(), hyperparameters, vocab_words, data.classes, None, data.name)
+    util.plot_curves(result["curves"], run.path(f"curves_{name}.png"), title=f"{name} on {data.name}")
+    summary = {"model": name, "valid_accuracy": result["valid_accuracy"], "test_accuracy": test["accuracy"],
+               "best_epoch": result["best_epoch"], "seconds": round(seconds, 1), "settings": settings,
+               "parameters": sum(p.numel() for p in model.parameters())}
+    return summary, text_models.TextPredictor(model, vocab_words, data.classes)
+
+
+def train_svm(args) -> dict:
+    """TF-IDF word uni+bigrams -> LinearSVC; C chosen on the same dev split the neural models use."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    sentences, labels = dataset.read_text_split(args.dataset, "train", args.data_dir, args.demo)
+    test_sentences, test_labels = dataset.read_text_split(args.dataset, "test", args.data_dir, args.demo)
+    classes = sorted(set(labels))
+    y = np.array([classes.index(label) for label in labels])
+    test_y = np.array([classes.index(label) for label in test_labels])
+    keep, held = dataset.stratified_split(y, args.valid_fraction, args.seed)
+    started = time.time()
+    best = None
+    for c in SVM_C:
+        vectorizer = TfidfVectorizer(tokenizer=dataset.tokenize, token_pattern=None, lowercase=False,
+                                     ngram_range=(1, 2), sublinear_tf=True)
+        features = vectorizer.fit_transform([sentences[i] for i in keep])
+        svm = LinearSVC(C=c).fit(features, y[keep])
+        dev = float((svm.predict(vectorizer.transform([sentences[i] for i in held])) == y[held]).mean())
+        print(f"svm C={c}: dev accuracy {dev:.4f}")
+        if best is None or dev > best[0]:
+            best = (dev, c, vectorizer, svm)
+    dev, c, vectorizer, svm = best
+    test = float((svm.predict(vectorizer.transform(test_sentences)) == test_y).mean())
+    seconds = time.time() - started
+    print(f"svm: C={c}, dev accuracy {dev:.4f}, test accuracy {test:.4f} ({seconds:.0f} s)")
+    return {"model": "svm", "valid_accuracy": dev, "test_accuracy": test, "best_epoch": None,
+            "seconds": round(seconds, 1), "settings": {"C": c, "features": "tf-idf word 1-2-grams"},
+            "parameters": int(svm.coef_.size + svm.intercept_.size), "svm": (vectorizer, svm)}
+
+
+def write_comparison(results: list[dict], run, data_name: str) -> None:
+    lines = [f"# Text classification on {data_name}", "",
+             "| model | dev accuracy | test accuracy | parameters | seconds | settings |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['model']} | {r['valid_accuracy']:.2%} | {r['test_accuracy']:.2%} | {r['parameters']:,} "
+                     f"| {r['seconds']:.0f} | {r['settings']} |")
+    with util.atomic_path(run.path("comparison.md")) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    plt = util._pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = [r["model"] for r in results]
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [r["valid_accuracy"] for r in results], 0.4, label="dev")
+    ax.bar(x + 0.2, [r["test_accuracy"] for r in results], 0.4, label="test")
+    ax.set_xticks(x, names)
+    ax.set_ylim(0.5, 1.0)
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"Text classification on {data_name}")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    with util.atomic_path(run.path("comparison.png")) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not 0 < args.valid_fraction < 1:
+        util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
+    if args.all and args.predict:
+        util.fail("--predict needs one model: drop --all and choose --model")
+    if args.model_dir and not args.predict:
+        util.fail("--model-dir only says which saved model --predict uses: add --predict FILE")
+    lines = read_lines(args.predict) if args.predict else None
+    if args.model_dir:
+        write_predictions(text_models.TextPredictor.load(args.model_dir), lines, args.output)
+        return
+
+    device = util.get_device(args.device)
+    names = list(MODELS) if args.all else [args.model]
+    data = text_models.load_batches(args, args.dataset) if any(n in NEURAL for n in names) else None
+    data_name = data.name if data else ("demo_text" if args.demo else args.dataset)
+    if data is not None and len(data.classes) != 2:
+        util.fail(f"{args.dataset} has {len(data.classes)} classes, this script needs exactly 2")
+    run = util.start_run(args, "text_classification", data_name, "all" if args.all else args.model)
+    results, predictor = [], None
+    for name in util.progress(names, desc="models", disable=len(names) == 1):
+        if name == "svm":
+            results.append(train_svm(args))
+        else:
+            summary, predictor = train_neural(name, args, data, device, run)
+            results.append(summary)
+    if lines is not None:
+        if args.model == "svm":
+            vectorizer, svm = results[0]["svm"]
+            predictions = svm.predict(vectorizer.transform(lines))
+            output = Path(args.output) if args.output else run.path("predictions.txt")
+            with util.atomic_path(output) as tmp:
+                tmp.write_text("".join(f"{p}\n" for p in predictions))
+            print(f"{len(lines)} predictions written to {output}")
+        else:
+            write_predictions(predictor, lines, args.output or run.path("predictions.txt"))
+    for r in results:
+        r.pop("svm", None)
+    if args.all:
+        write_comparison(results, run, data_name)
+        run.finish({"test_accuracy": None, "cpu_seconds": text_models.cpu_seconds(),
+                    "models": {r["model"]: r for r in results}})
+    else:
+        run.finish({**results[0], "model": args.model, "epochs": results[0]["settings"].get("epochs"),
+                    "cpu_seconds": text_models.cpu_seconds()})
+
+
+if __name__ == "__main__":
+    util.run_main(main)

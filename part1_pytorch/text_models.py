@@ -1,0 +1,417 @@
+"""Text classification in PyTorch: the models, the training loop, saving and prediction.
+
+Every text script of part 1 (the eight `<dataset>_<unit>.py` scripts, `text_classification.py` and
+`predict_text.py`) is a thin layer over this module.
+
+Shapes follow the torchtext convention the course uses: a batch of sentences is a LongTensor
+`sentence` of shape (T, B) (sequence first, padded with 0 = `<pad>`) with its true lengths (B,).
+Every model maps `(sentence, lengths)` to logits of shape (B, C); a binary model (C = 1) is trained
+with binary cross-entropy, any other with softmax cross-entropy.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import dataset
+import util
+
+UNITS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+EMBEDDINGS = ("random", "glove")
+CHECKPOINT_FORMAT = "part1-text-classifier-v1"
+# Confusion matrices of many-class sets show only the first classes, as the course does.
+CONFUSION_CLASSES = 20
+
+
+# --------------------------------------------------------------------------- models
+
+class RNNClassifier(nn.Module):
+    """Embedding -> one recurrent layer -> linear layer over the classes.
+
+    The recurrence starts from a zero hidden state and runs on packed sequences, so the padding of
+    a batch never enters it: a sentence gets the same logits whatever it is batched with.
+    pooling="last" classifies from the hidden state after the last real word (the course's model);
+    pooling="max" from the element-wise maximum of the outputs over the real time steps, which
+    keeps evidence from the whole of a long document.
+    """
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_dim: int, num_classes: int,
+                 unit: str = "lstm", dropout: float = 0.0, pooling: str = "last"):
+        super().__init__()
+        if unit not in UNITS:
+            raise ValueError(f"unknown recurrent unit {unit!r}: choose one of {', '.join(UNITS)}")
+        if pooling not in ("last", "max"):
+            raise ValueError(f"unknown pooling {pooling!r}: choose last or max")
+        self.unit, self.pooling = unit, pooling
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.rnn = UNITS[unit](embedding_dim, hidden_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden_dim, num_classes)
+
+    def forward(self, sentence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """sentence: LongTensor (T, B); lengths: LongTensor (B,), each in 1..T. Returns logits (B, C)."""
+        embedded = self.dropout(self.embedding(sentence))                       # (T, B, E)
+        packed = pack_padded_sequence(embedded, lengths.cpu(), enforce_sorted=False)
+        outputs, hidden = self.rnn(packed)                                       # zero initial state
+        if self.pooling == "last":
+            if self.unit == "lstm":
+                hidden = hidden[0]
+            features = hidden[-1]                                                # (B, H), in batch order
+        else:
+            padded, _ = pad_packed_sequence(outputs, padding_value=float("-inf"))  # (T', B, H)
+            features = padded.max(dim=0).values
+        return self.fc(self.dropout(features))
+
+
+class BagOfWords(nn.Module):
+    """Binary bag-of-words vector (which vocabulary words occur) -> linear layer."""
+
+    def __init__(self, vocab_size: int, num_classes: int = 1):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.fc = nn.Linear(vocab_size, num_classes)
+
+    def forward(self, sentence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """sentence: (T, B); lengths: (B,) (padding is index 0, dropped). Returns logits (B, C)."""
+        present = torch.zeros(sentence.shape[1], self.vocab_size, device=sentence.device)
+        present.scatter_(1, sentence.t(), 1.0)
+        present[:, 0] = 0.0
+        return self.fc(present)
+
+
+class AverageEmbedding(nn.Module):
+    """Word embeddings -> average over the real words of the sentence -> linear layer."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, num_classes: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(embedding_dim, num_classes)
+
+    def forward(self, sentence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """sentence: (T, B); lengths: (B,). Padding rows of the embedding are zero. Returns (B, C)."""
+        summed = self.embedding(sentence).sum(dim=0)                             # (B, E)
+        average = summed / lengths.to(summed.device, summed.dtype).unsqueeze(1)
+        return self.fc(self.dropout(average))
+
+
+ARCHITECTURES = {cls.__name__: cls for cls in (RNNClassifier, BagOfWords, AverageEmbedding)}
+
+
+def build_model(architecture: str, hyperparameters: dict) -> nn.Module:
+    return ARCHITECTURES[architecture](**hyperparameters)
+
+
+def init_glove(model: nn.Module, vocab_words: list[str], data_dir=None, path=None, demo: bool = False) -> int | None:
+    """Copy GloVe vectors into model.embedding (rows follow the vocabulary); returns how many words were found.
+
+    With demo=True a missing GloVe file is not an error: the demo keeps its random embeddings (None).
+    """
+    dim = model.embedding.embedding_dim
+    try:
+        matrix, found = dataset.load_glove(list(vocab_words), dim=dim, data_dir=data_dir, path=path)
+    except dataset.DatasetError as error:
+        if not demo or path is not None:
+            raise
+        print(f"demo: {error}; keeping random embeddings")
+        return None
+    with torch.no_grad():
+        model.embedding.weight.copy_(torch.as_tensor(np.asarray(matrix), dtype=torch.float32))
+    print(f"GloVe {dim}d: {found} of {len(vocab_words)} vocabulary words found")
+    return found
+
+
+# --------------------------------------------------------------------------- training and evaluation
+
+def _loss_and_predictions(logits: torch.Tensor, labels: torch.Tensor):
+    """Binary models (one logit) use BCE, the rest cross-entropy. Returns (mean loss, predicted classes)."""
+    if logits.shape[1] == 1:
+        logits = logits.squeeze(1)
+        return F.binary_cross_entropy_with_logits(logits, labels.float()), (logits > 0).long()
+    return F.cross_entropy(logits, labels), logits.argmax(dim=1)
+
+
+def _move(batch, device):
+    return batch.sentence.to(device), batch.lengths.to(device), batch.label.to(device)
+
+
+def evaluate(model: nn.Module, batches, device=None) -> dict:
+    """Mean loss, accuracy, and every prediction and label (in batch order) over an iterator."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    total_loss, predictions, labels = 0.0, [], []
+    with torch.no_grad():
+        for batch in batches:
+            sentence, lengths, label = _move(batch, device)
+            loss, predicted = _loss_and_predictions(model(sentence, lengths), label)
+            total_loss += loss.item() * len(label)
+            predictions.append(predicted.cpu())
+            labels.append(label.cpu())
+    predictions, labels = torch.cat(predictions).numpy(), torch.cat(labels).numpy()
+    return {"loss": total_loss / len(labels), "accuracy": float((predictions == labels).mean()),
+            "predictions": predictions, "labels": labels}
+
+
+def train_epoch(model, batches, optimizer, device, clip: float, desc: str = "train") -> dict:
+    """One pass over the training batches; gradients are clipped to norm `clip`. Returns loss and accuracy."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = util.progress(batches, desc=desc, total=_length(batches), unit="batch")
+    for batch in bar:
+        sentence, lengths, label = _move(batch, device)
+        loss, predicted = _loss_and_predictions(model(sentence, lengths), label)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        total_loss += loss.item() * len(label)
+        correct += (predicted == label).sum().item()
+        seen += len(label)
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return {"loss": total_loss / seen, "accuracy": correct / seen}
+
+
+def cpu_seconds() -> float:
+    """CPU time this process has used: next to wall time it shows how much a shared machine slowed a run."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 1)
+
+
+def _length(batches):
+    try:
+        return len(batches)
+    except TypeError:
+        return None
+
+
+def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float = 5.0,
+        weight_decay: float = 0.0, time_limit: float | None = None) -> dict:
+    """Train with Adam, keep the weights of the epoch with the best validation accuracy.
+
+    data has .train and .valid iterators (the test split is not touched here). Ties in validation
+    accuracy go to the lower validation loss. time_limit (seconds): no epoch starts that would, at the
+    average pace so far, end after it.
+    Returns {"curves": {...per epoch...}, "best_epoch", "valid_accuracy", "epochs_run"}; the model
+    is left holding the best epoch's weights.
+    """
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    curves = {"train_loss": [], "valid_loss": [], "train_accuracy": [], "valid_accuracy": []}
+    best, best_key, best_epoch = None, None, 0
+    started = time.time()
+    for epoch in range(1, epochs + 1):
+        trained = train_epoch(model, data.train, optimizer, device, clip, desc=f"epoch {epoch}/{epochs}")
+        valid = evaluate(model, data.valid, device)
+        for split, result in (("train", trained), ("valid", valid)):
+            curves[f"{split}_loss"].append(result["loss"])
+            curves[f"{split}_accuracy"].append(result["accuracy"])
+        key = (valid["accuracy"], -valid["loss"])
+        if best_key is None or key > best_key:
+            best, best_key, best_epoch = copy.deepcopy(model.state_dict()), key, epoch
+        print(f"epoch {epoch:3d}: train loss {trained['loss']:.4f} acc {trained['accuracy']:.4f} | "
+              f"valid loss {valid['loss']:.4f} acc {valid['accuracy']:.4f}"
+              f"{'  *' if best_epoch == epoch else ''}  ({time.time() - started:.0f} s)")
+        elapsed = time.time() - started
+        if time_limit is not None and epoch < epochs and elapsed * (epoch + 1) / epoch > time_limit:
+            print(f"stopping after epoch {epoch}: another epoch would pass the time limit of {time_limit:.0f} s")
+            break
+    model.load_state_dict(best)
+    print(f"best validation accuracy {best_key[0]:.4f} at epoch {best_epoch}")
+    return {"curves": curves, "best_epoch": best_epoch, "valid_accuracy": best_key[0],
+            "epochs_run": len(curves["train_loss"])}
+
+
+# --------------------------------------------------------------------------- saving, loading, predicting
+
+def save_model(path, model: nn.Module, hyperparameters: dict, vocab_words: list[str], classes: list[str],
+               max_seq_len: int | None, dataset_name: str) -> None:
+    """Everything predict needs: architecture, its arguments, weights, vocabulary, class names."""
+    util.save_torch({"format": CHECKPOINT_FORMAT, "architecture": type(model).__name__,
+                     "hyperparameters": dict(hyperparameters), "state_dict": model.state_dict(),
+                     "vocab": list(vocab_words), "classes": list(classes), "max_seq_len": max_seq_len,
+                     "dataset": dataset_name}, path)
+
+
+class TextPredictor:
+    """A saved text classifier with its vocabulary: predict(sentences) -> class names and probabilities."""
+
+    def __init__(self, model: nn.Module, vocab_words: list[str], classes: list[str], max_seq_len=None):
+        self.model = model.eval()
+        self.stoi = {word: index for index, word in enumerate(vocab_words)}
+        self.classes, self.max_seq_len = list(classes), max_seq_len
+
+    @classmethod
+    def load(cls, path) -> "TextPredictor":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "model.pt"
+        if not path.is_file():
+            util.fail(f"no saved text model at {path}: train one with a part1_pytorch text script "
+                      "and pass its run folder")
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # pickle, zip and unpickler errors all mean "not a usable checkpoint"
+            util.fail(f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}): "
+                      "pass a model.pt saved by a text script")
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+            util.fail(f"{path} is not a text classifier saved by part1_pytorch/text_models.py: "
+                      "pass the model.pt of a text run")
+        model = build_model(checkpoint["architecture"], checkpoint["hyperparameters"])
+        model.load_state_dict(checkpoint["state_dict"])
+        return cls(model, checkpoint["vocab"], checkpoint["classes"], checkpoint["max_seq_len"])
+
+    def encode(self, sentences: list[str]):
+        """Token ids (T, B) padded with 0 and lengths (B,); unknown words map to 1, empty sentences to one <unk>."""
+        ids = []
+        for sentence in sentences:
+            tokens = dataset.tokenize(sentence)[: self.max_seq_len] or ["<unk>"]
+            ids.append([self.stoi.get(token, 1) for token in tokens])
+        lengths = torch.tensor([len(row) for row in ids])
+        batch = torch.zeros(int(lengths.max()), len(ids), dtype=torch.long)
+        for column, row in enumerate(ids):
+            batch[: len(row), column] = torch.tensor(row)
+        return batch, lengths
+
+    def probabilities(self, sentences: list[str], batch_size: int = 256) -> np.ndarray:
+        """(N, C) class probabilities (C = number of classes, also for binary models)."""
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(sentences), batch_size):
+                logits = self.model(*self.encode(sentences[start:start + batch_size]))
+                if logits.shape[1] == 1:
+                    positive = torch.sigmoid(logits)
+                    out.append(torch.cat([1 - positive, positive], dim=1))
+                else:
+                    out.append(torch.softmax(logits, dim=1))
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)))
+
+    def predict(self, sentences: list[str]) -> list[str]:
+        return [self.classes[i] for i in self.probabilities(sentences).argmax(axis=1)]
+
+
+def show_predictions(predictor: TextPredictor, sentences: list[str], labels: list[str], count: int = 5) -> list[dict]:
+    """Print (and return) the predictions for the first few test sentences: what `predict` gives a user."""
+    examples = []
+    for sentence, label, row in zip(sentences[:count], labels, predictor.probabilities(sentences[:count])):
+        predicted = predictor.classes[int(row.argmax())]
+        shown = sentence if len(sentence) <= 90 else sentence[:87] + "..."
+        print(f"predict {shown!r} -> {predicted} ({row.max():.2f}), actual {label}")
+        examples.append({"sentence": shown, "predicted": predicted, "probability": float(row.max()), "actual": label})
+    return examples
+
+
+# --------------------------------------------------------------------------- the <dataset>_<unit>.py scripts
+
+def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: int, lr: float,
+                      embedding_dim: int, hidden_dim: int, dropout: float, max_seq_len: int | None,
+                      max_vocab: int | None, min_freq: int, pooling: str = "last", clip: float = 5.0,
+                      weight_decay: float = 0.0, embeddings: str = "random", freeze_embeddings: bool = False,
+                      time_limit: float | None = None) -> argparse.ArgumentParser:
+    """The arguments of a <dataset>_<unit>.py script, with that script's tuned values as defaults."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    util.add_common_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
+    parser.add_argument("--unit", default=unit, choices=list(UNITS), help="recurrent unit")
+    parser.add_argument("--embeddings", default=embeddings, choices=EMBEDDINGS,
+                        help="random: learned from scratch; glove: initialised from GloVe 6B (then fine-tuned)")
+    parser.add_argument("--embedding-dim", type=util.positive(int), default=embedding_dim,
+                        help="embedding size for random embeddings (GloVe uses --glove-dim)")
+    parser.add_argument("--glove-dim", type=util.positive(int), default=50, help="GloVe vector size")
+    parser.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=freeze_embeddings,
+                        help="keep the (GloVe) embeddings fixed instead of fine-tuning them")
+    parser.add_argument("--glove", default=None, help="GloVe text file (default: found by dataset.py)")
+    parser.add_argument("--hidden-dim", type=util.positive(int), default=hidden_dim, help="recurrent state size")
+    parser.add_argument("--pooling", default=pooling, choices=["last", "max"],
+                        help="classify from the last hidden state or the max over all outputs")
+    parser.add_argument("--dropout", type=float, default=dropout, help="dropout on embeddings and features")
+    parser.add_argument("--max-seq-len", type=util.positive(int), default=max_seq_len,
+                        help="truncate sentences to this many tokens")
+    parser.add_argument("--max-vocab", type=util.positive(int), default=max_vocab, help="largest vocabulary")
+    parser.add_argument("--min-freq", type=util.positive(int), default=min_freq,
+                        help="rarer training words become <unk>")
+    parser.add_argument("--clip", type=util.positive(float), default=clip, help="gradient norm clipping")
+    parser.add_argument("--weight-decay", type=float, default=weight_decay, help="Adam L2 penalty")
+    parser.add_argument("--valid-fraction", type=float, default=0.1,
+                        help="part of the training split held out for choosing the best epoch")
+    parser.add_argument("--time-limit", type=util.positive(float), default=time_limit,
+                        help="start no epoch that would end after this many seconds of training")
+    parser.add_argument("--threads", type=util.positive(int), default=1,
+                        help="torch CPU threads (small recurrent batches gain little from more, and lose a lot "
+                             "when the cores are shared)")
+    return parser
+
+
+def classifier_args(description: str, argv, tuned: dict, glove: dict | None = None) -> argparse.Namespace:
+    """Parse a <dataset>_<unit>.py command line: `tuned` are the defaults, `glove` overrides some of them
+    when --embeddings glove is chosen (GloVe vectors want other settings than random ones)."""
+    glove = glove or {}
+    epilog = ("with --embeddings glove the defaults change to: " + ", ".join(f"{k}={v}" for k, v in glove.items())
+              if glove else None)
+    parser = classifier_parser(description, **tuned)
+    parser.epilog = epilog
+    if parser.parse_known_args(argv)[0].embeddings == "glove":
+        parser.set_defaults(**glove)
+    return parser.parse_args(argv)
+
+
+def load_batches(args, name: str):
+    """The train / valid / test iterators of dataset `name` (its demo stand-in with --demo)."""
+    if not 0 < args.valid_fraction < 1:
+        util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
+    print(f"loading {name}{' (demo data)' if args.demo else ''} ...")
+    return dataset.load_text_iterators(name, args.batch_size, valid_fraction=args.valid_fraction, seed=args.seed,
+                                       max_seq_len=getattr(args, "max_seq_len", None), data_dir=args.data_dir,
+                                       demo=args.demo, min_freq=getattr(args, "min_freq", 1),
+                                       max_vocab=getattr(args, "max_vocab", None))
+
+
+def run_classifier(args, script: str, name: str) -> dict:
+    """Train, select the best epoch on validation, test once, and write the run folder."""
+    torch.set_num_threads(args.threads)
+    device = util.get_device(args.device)
+    data = load_batches(args, name)
+    data_name = data.name
+    vocab_words, classes = list(data.vocab.itos), list(data.classes)
+    embedding_dim = args.glove_dim if args.embeddings == "glove" else args.embedding_dim
+    hyperparameters = {"vocab_size": len(vocab_words), "embedding_dim": embedding_dim,
+                       "hidden_dim": args.hidden_dim, "num_classes": len(classes), "unit": args.unit,
+                       "dropout": args.dropout, "pooling": args.pooling}
+    util.set_seed(args.seed)
+    model = RNNClassifier(**hyperparameters)
+    glove_found = None
+    if args.embeddings == "glove":
+        glove_found = init_glove(model, vocab_words, args.data_dir, args.glove, args.demo)
+    model.embedding.weight.requires_grad_(not args.freeze_embeddings)
+    run = util.start_run(args, script, data_name, f"{args.unit}_{args.embeddings}")
+    print(f"{args.unit.upper()} classifier, {sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"{len(vocab_words):,} words, {len(classes)} classes, on {device}")
+
+    result = fit(model, data, epochs=args.epochs, lr=args.lr, device=device, clip=args.clip,
+                 weight_decay=args.weight_decay, time_limit=args.time_limit)
+    test = evaluate(model, data.test, device)
+    print(f"test accuracy {test['accuracy']:.4f} (best epoch {result['best_epoch']})")
+
+    util.plot_curves(result["curves"], run.path("curves.png"), title=f"{script} on {data_name}")
+    util.plot_confus_matrix(test["predictions"], test["labels"], title=f"{script} on {data_name}",
+                            size=CONFUSION_CLASSES if len(classes) > CONFUSION_CLASSES else None,
+                            class_names=classes, path=run.path("confusion_matrix.png"))
+    save_model(run.path("model.pt"), model, hyperparameters, vocab_words, classes, args.max_seq_len, data_name)
+    examples = show_predictions(TextPredictor(model.cpu(), vocab_words, classes, args.max_seq_len),
+                                *dataset.read_text_split(name, "test", args.data_dir, args.demo))
+    return run.finish({"test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                       "valid_accuracy": result["valid_accuracy"], "best_epoch": result["best_epoch"],
+                       "epochs_run": result["epochs_run"], "unit": args.unit, "embeddings": args.embeddings,
+                       "freeze_embeddings": args.freeze_embeddings,
+                       "glove_words_found": glove_found, "hyperparameters": hyperparameters,
+                       "batch_size": args.batch_size, "lr": args.lr, "max_seq_len": args.max_seq_len,
+                       "threads": torch.get_num_threads(), "cpu_seconds": cpu_seconds(), "examples": examples,
+                       "curves": result["curves"]})

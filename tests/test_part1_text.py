@@ -1,0 +1,260 @@
+"""Part 1 text (PyTorch): batches, packing, learning, GloVe, saving/predicting, the char model, CLI errors."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+PART1 = REPO / "part1_pytorch"
+sys.path.insert(0, str(PART1))
+
+import dataset  # noqa: E402
+import text_models  # noqa: E402
+from char_rnn import CharRNN, export_scripted, load_scripted, sample_text  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small recurrent batches gain nothing from a second thread and lose a lot when the cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def script(name, *args, data_dir, timeout=240):
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_QUIET": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(PART1 / name), *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=REPO)
+
+
+def demo_batches(data_dir, name="sentiment", batch_size=16, seed=0):
+    return dataset.load_text_iterators(name, batch_size, valid_fraction=0.2, seed=seed, data_dir=data_dir, demo=True)
+
+
+# --------------------------------------------------------------------------- batches
+
+def test_batches_are_sequence_first_padded_and_deterministic(data_dir):
+    data = demo_batches(data_dir)
+    batches = list(data.train)
+    assert sum(len(b.label) for b in batches) == 256  # 320 demo sentences minus the 20% validation split
+    for batch in batches:
+        T, B = batch.sentence.shape
+        assert batch.sentence.dtype == torch.long and batch.label.shape == (B,) and batch.lengths.shape == (B,)
+        assert int(batch.lengths.max()) == T and int(batch.lengths.min()) >= 1
+        steps = torch.arange(T).unsqueeze(1)
+        assert torch.all(batch.sentence[steps >= batch.lengths] == 0)   # padding after the end
+        assert torch.all(batch.sentence[steps < batch.lengths] != 0)    # no padding id inside a sentence
+    again = list(demo_batches(data_dir).train)
+    assert all(torch.equal(a.sentence, b.sentence) and torch.equal(a.label, b.label) for a, b in zip(batches, again))
+    other_seed = list(demo_batches(data_dir, seed=1).train)
+    assert not all(torch.equal(a.label, b.label) for a, b in zip(batches, other_seed))
+
+
+# --------------------------------------------------------------------------- models
+
+@pytest.mark.parametrize("unit", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("pooling", ["last", "max"])
+def test_padding_never_changes_the_output(unit, pooling):
+    torch.manual_seed(0)
+    model = text_models.RNNClassifier(30, 8, 12, 3, unit=unit, pooling=pooling).eval()
+    lengths = torch.tensor([6, 2, 4, 1])
+    sentence = torch.randint(2, 30, (6, 4))
+    sentence[torch.arange(6).unsqueeze(1) >= lengths] = 0
+    batched = model(sentence, lengths)
+    alone = torch.cat([model(sentence[:n, i:i + 1], lengths[i:i + 1]) for i, n in enumerate(lengths.tolist())])
+    assert batched.shape == (4, 3)
+    torch.testing.assert_close(batched, alone, atol=1e-6, rtol=1e-5)
+    # whatever is written in the padding positions is ignored
+    noisy = sentence.clone()
+    noisy[torch.arange(6).unsqueeze(1) >= lengths] = 7
+    torch.testing.assert_close(model(noisy, lengths), batched)
+
+
+def test_gradients_reach_every_parameter():
+    model = text_models.RNNClassifier(20, 4, 5, 2, unit="lstm")
+    sentence, lengths = torch.randint(1, 20, (5, 3)), torch.tensor([5, 3, 1])
+    torch.nn.functional.cross_entropy(model(sentence, lengths), torch.tensor([0, 1, 1])).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_bag_of_words_is_binary_and_ignores_padding():
+    model = text_models.BagOfWords(10, 1)
+    with torch.no_grad():
+        model.fc.weight.copy_(torch.arange(10.0).unsqueeze(0))
+        model.fc.bias.zero_()
+    sentence = torch.tensor([[3, 5], [3, 0], [4, 0]])  # (T=3, B=2): "3 3 4" and "5"
+    assert model(sentence, torch.tensor([3, 1])).squeeze(1).tolist() == [7.0, 5.0]
+
+
+LEARNERS = {
+    "rnn": lambda v, c: text_models.RNNClassifier(v, 16, 32, c, unit="rnn"),
+    "lstm": lambda v, c: text_models.RNNClassifier(v, 16, 32, c, unit="lstm"),
+    "gru": lambda v, c: text_models.RNNClassifier(v, 16, 32, c, unit="gru"),
+    "bow": lambda v, c: text_models.BagOfWords(v, c),
+    "avg": lambda v, c: text_models.AverageEmbedding(v, 16, c),
+}
+
+
+@pytest.mark.parametrize("name", list(LEARNERS))
+def test_each_model_learns_the_demo_task(name, data_dir):
+    torch.manual_seed(0)
+    data = demo_batches(data_dir, batch_size=16)
+    binary = name in ("bow", "avg")  # the baselines train with BCE on one logit, the RNNs with 2-way softmax
+    model = LEARNERS[name](len(data.vocab), 1 if binary else len(data.classes))
+    result = text_models.fit(model, data, epochs=6, lr=1e-2, device=torch.device("cpu"))
+    assert len(result["curves"]["valid_accuracy"]) == 6
+    assert result["valid_accuracy"] == max(result["curves"]["valid_accuracy"])
+    assert result["curves"]["train_loss"][-1] < result["curves"]["train_loss"][0]
+    assert text_models.evaluate(model, data.test)["accuracy"] > 0.75  # chance is 0.5
+
+
+def test_lstm_learns_the_four_topics(data_dir):
+    torch.manual_seed(0)
+    data = demo_batches(data_dir, "questions", batch_size=16)
+    model = text_models.RNNClassifier(len(data.vocab), 16, 32, len(data.classes), unit="lstm")
+    text_models.fit(model, data, epochs=6, lr=1e-2, device=torch.device("cpu"))
+    assert len(data.classes) == 4
+    assert text_models.evaluate(model, data.test)["accuracy"] > 0.6  # chance is 0.25
+
+
+def test_saved_model_predicts_the_same(tmp_path, data_dir):
+    torch.manual_seed(0)
+    data = demo_batches(data_dir)
+    hyper = {"vocab_size": len(data.vocab), "embedding_dim": 8, "hidden_dim": 8, "num_classes": 2, "unit": "gru"}
+    model = text_models.RNNClassifier(**hyper).eval()
+    text_models.save_model(tmp_path / "model.pt", model, hyper, data.vocab.itos, data.classes, None, "demo_text")
+    loaded = text_models.TextPredictor.load(tmp_path)
+    sentences = ["a wonderful film .", "boring and awful", "", "zzzz unknown words"]
+    encoded = text_models.TextPredictor(model, data.vocab.itos, data.classes).encode(sentences)
+    expected = torch.softmax(model(*encoded), 1)
+    np.testing.assert_allclose(loaded.probabilities(sentences), expected.detach().numpy(), atol=1e-6)
+    assert loaded.classes == ["neg", "pos"]
+
+
+# --------------------------------------------------------------------------- GloVe
+
+def test_glove_loader_on_a_tiny_file(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("the 0.1 0.2 0.3\nfilm -1 0 1\nunused 9 9 9\n")
+    words = ["<pad>", "<unk>", "the", "film", "zzz"]
+    matrix, found = dataset.load_glove(words, dim=3, path=path)
+    assert matrix.shape == (5, 3) and matrix.dtype == np.float32 and found == 2
+    np.testing.assert_allclose(matrix[2], [0.1, 0.2, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(matrix[3], [-1, 0, 1])
+    assert not matrix[0].any() and matrix[4].any()  # padding is zero, an unknown word random
+    model = text_models.AverageEmbedding(5, 3)
+    assert text_models.init_glove(model, words, path=path) == 2
+    torch.testing.assert_close(model.embedding.weight[3], torch.tensor([-1.0, 0.0, 1.0]))
+    with pytest.raises(dataset.DatasetError, match="expected 4"):
+        dataset.load_glove(words, dim=4, path=path)
+    path.write_text("the 0.1 0.2 0.3\nfilm 0.5 oops 1\n")
+    with pytest.raises(dataset.DatasetError, match=":2 "):
+        dataset.load_glove(words, dim=3, path=path)
+
+
+# --------------------------------------------------------------------------- character model
+
+def test_char_model_scripted_export_generates_the_same_text(tmp_path):
+    text = "the cat sat on the mat. " * 40
+    torch.manual_seed(0)
+    model = CharRNN("".join(sorted(set(text))), embedding_dim=8, hidden_dim=16, num_layers=2)
+    ids = torch.tensor([[model.char_to_index[c] for c in text]])
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(30):
+        logits, _ = model(ids[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[0, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 2.0  # log(11) = 2.4 is a uniform guess
+    model.eval()
+    export_scripted(model, tmp_path / "char.pt")
+    scripted = load_scripted(tmp_path / "char.pt")
+    for temperature, top_k in ((1.0, 0), (0.5, 3)):
+        eager = sample_text(model, 7, "the ", 80, temperature, top_k)
+        assert eager.startswith("the ") and len(eager) == 84 and set(eager) <= set(text)
+        assert sample_text(scripted, 7, "the ", 80, temperature, top_k) == eager
+    assert sample_text(model, 8, "the ", 80, 1.0, 0) != sample_text(model, 7, "the ", 80, 1.0, 0)
+
+
+# --------------------------------------------------------------------------- scripts end to end
+
+def test_classifier_script_writes_a_run_and_predict_reads_it(tmp_path, data_dir, capsys):
+    out = tmp_path / "run"
+    result = script("sentiment_gru.py", "--demo", "--epochs", "2", "--threads", "1", "--results-dir", out,
+                    data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["demo"] and metrics["dataset"] == "demo_text" and metrics["unit"] == "gru"
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["best_epoch"] in (1, 2)
+    for name in ("curves.png", "confusion_matrix.png", "model.pt"):
+        assert (out / name).stat().st_size > 0
+    import predict_text
+    predict_text.main(["--model-dir", str(out), "--text", "great wonderful film", "--text", "awful"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.split()[0] in ("pos", "neg") for line in lines)
+    assert lines[0].endswith("\tgreat wonderful film")
+
+
+def test_predict_writes_one_label_per_line(tmp_path, data_dir, capsys):
+    unlabelled = tmp_path / "sentences.txt"
+    unlabelled.write_text("a wonderful , brilliant film\nboring , awful mess\n\nthe plot\n")
+    output = tmp_path / "predictions.txt"
+    result = script("text_classification.py", "--demo", "--model", "bow", "--threads", "1", "--predict", unlabelled,
+                    "--output", output, "--results-dir", tmp_path / "run", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    labels = output.read_text().splitlines()
+    assert len(labels) == 4 and set(labels) <= {"0", "1"}
+    assert labels[:2] == ["1", "0"]  # 1 = pos
+    import text_classification
+    text_classification.main(["--predict", str(unlabelled), "--model-dir", str(tmp_path / "run")])
+    assert capsys.readouterr().out.splitlines() == labels  # the saved model predicts what the trained one did
+
+
+def test_bad_input_exits_2_with_one_sentence(tmp_path):
+    result = script("sentiment_lstm.py", "--results-dir", tmp_path / "run", data_dir=tmp_path / "empty")
+    assert result.returncode == 2, result.stderr
+    assert "prepare sentiment" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("char_rnn", ["--text", "no/such/file.txt"], "does not exist"),
+    ("char_rnn", ["--demo", "--prime", "\u00e9\u00e9", "--time-limit", "1"], "never saw"),
+    ("char_rnn", ["--demo", "--temperature", "0"], "--temperature must be > 0"),
+    ("char_rnn", ["--generate", "no/such/model.pt"], "no model file"),
+    ("predict_text", ["--model-dir", "no/such/run", "--text", "hi"], "no saved text model"),
+    ("predict_text", ["--model-dir", "no/such/run"], "nothing to classify"),
+    ("text_classification", ["--predict", "no/such/file.txt", "--model-dir", "x"], "does not exist"),
+    ("text_classification", ["--all", "--predict", "x.txt"], "needs one model"),
+    ("sentiment_gru", ["--demo", "--valid-fraction", "1.5"], "--valid-fraction"),
+])
+def test_bad_input_is_a_user_error(module, args, message, tmp_path, data_dir):
+    import importlib
+    import util
+    main = importlib.import_module(module).main
+    with pytest.raises(util.UserError, match=re.escape(message)):
+        main([*args, "--results-dir", str(tmp_path / "run"), "--data-dir", str(data_dir)]
+             if module != "predict_text" else args)
+
+
+def test_a_file_that_is_not_a_text_model_is_a_user_error(tmp_path):
+    import util
+    (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(util.UserError, match="not a readable PyTorch checkpoint"):
+        text_models.TextPredictor.load(tmp_path)
+    torch.save({"state_dict": {}}, tmp_path / "model.pt")
+    with pytest.raises(util.UserError, match="not a text classifier"):
+        text_models.TextPredictor.load(tmp_path)
