@@ -1,0 +1,76 @@
+"""Export a saved model to TorchScript, by tracing and by scripting, and check both on an example batch.
+
+Writes <model>.traced.pt and <model>.scripted.pt beside the model; each holds the class names and
+preprocessing (as the extra file meta.json), so predict.py and C++ / mobile runtimes can use it alone.
+Both exports must reproduce the original model's outputs to 1e-5 on the example batch.
+
+    python part1_pytorch/export.py results/finetune/hymenoptera_resnet18/model.pt
+    python part1_pytorch/export.py --demo
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+import util
+import vision
+
+TOLERANCE = 1e-5
+
+
+def export(model, example: torch.Tensor, method: str):
+    """A TorchScript module made by torch.jit.trace (recording one run) or torch.jit.script (compiling the code)."""
+    if method == "traced":
+        return torch.jit.trace(model, example)
+    return torch.jit.script(model)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("model", nargs="?", default=None,
+                        help="model.pt saved by finetune.py, transfer_learning.py or feature.py "
+                             "(default with --demo: the model of finetune.py --demo)")
+    util.add_common_args(parser, epochs=0, batch_size=4)
+    args = parser.parse_args()
+    if args.demo:
+        args.model = args.model or str(vision.demo_model_path())
+        if not Path(args.model).is_file():
+            util.fail(f"no demo model at {args.model}: run `python part1_pytorch/finetune.py --demo` first")
+    if not args.model:
+        util.fail("no model given: pass a model.pt saved by a training script (or use --demo)")
+    path = Path(args.model)
+    if vision.is_torchscript(path):
+        util.fail(f"{path} is already a TorchScript file: pass the model.pt it was exported from")
+    util.set_seed(args.seed)
+    model, meta = vision.load_any(path)
+    crop = meta["preprocessing"]["crop"]
+    example = torch.randn(args.batch_size, 3, crop, crop)
+    with torch.inference_mode():
+        expected = vision.scores_of(model(example))
+
+    results = {}
+    for method in ("traced", "scripted"):
+        with torch.no_grad():
+            exported = export(model, example, method)
+            difference = (vision.scores_of(exported(example)) - expected).abs().max().item()
+        target = path.with_name(f"{path.stem}.{method}.pt")
+        if difference > TOLERANCE:
+            raise RuntimeError(f"{method} export differs from the model by {difference:.2e} > {TOLERANCE}")
+        with util.atomic_path(target) as tmp:
+            torch.jit.save(exported, str(tmp), _extra_files={vision.TORCHSCRIPT_META: json.dumps(meta)})
+        results[method] = {"file": str(target), "max_abs_difference": difference}
+        print(f"{method}: {target} (outputs within {difference:.1e} of the model on a batch of {len(example)})")
+    # the exports reload through predict.py's loader; check that round trip too
+    for method, info in results.items():
+        reloaded, _ = vision.load_any(info["file"])
+        with torch.no_grad():
+            info["reloaded_max_abs_difference"] = (vision.scores_of(reloaded(example)) - expected).abs().max().item()
+    util.save_json(results, path.with_name(f"{path.stem}.export.json"))
+
+
+if __name__ == "__main__":
+    util.run_main(main)

@@ -1,0 +1,94 @@
+"""Classify image files or folders with a model saved by finetune.py, transfer_learning.py or feature.py,
+or exported with export.py (TorchScript): prints the top-k classes of each image.
+
+Checkpoints are loaded with torch.load(..., weights_only=True), so a model file cannot run code.
+
+    python part1_pytorch/predict.py results/finetune/hymenoptera_resnet18/model.pt ant.jpg bees/
+    python part1_pytorch/predict.py results/finetune/hymenoptera_resnet18/model.scripted.pt ant.jpg
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+import dataset
+import util
+import vision
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+
+
+def image_files(inputs: list[str]) -> list[Path]:
+    """The given files, and the image files found (recursively, sorted) in the given folders."""
+    files = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                util.fail(f"folder {path} holds no image files: pass images or folders of images")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            util.fail(f"{path} does not exist: pass image files or folders of images")
+    return files
+
+
+def read_image(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        util.fail(f"cannot read {path} as an image ({type(error).__name__}): pass a JPEG or PNG file")
+
+
+@torch.inference_mode()
+def classify(model, meta: dict, files: list[Path], batch_size: int = 16, device=None) -> torch.Tensor:
+    """(N, C) class probabilities (softmax of the classifier's logits; for an SVM, of its one-vs-rest scores)."""
+    transform = vision.eval_transform(meta["preprocessing"])
+    scores = []
+    for start in util.progress(range(0, len(files), batch_size), desc="classify", unit="batch"):
+        batch = torch.stack([transform(read_image(f)) for f in files[start:start + batch_size]])
+        scores.append(vision.scores_of(model(batch.to(device))).float().cpu())
+    return torch.cat(scores).softmax(1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("model", nargs="?", default=None,
+                        help="model.pt saved by a training script, or a TorchScript file from export.py "
+                             "(default with --demo: the model of finetune.py --demo)")
+    parser.add_argument("images", nargs="*", help="image files or folders (default with --demo: the demo test images)")
+    parser.add_argument("--top-k", type=util.positive(int), default=3, help="classes shown per image")
+    util.add_common_args(parser, epochs=0, batch_size=16)
+    args = parser.parse_args()
+
+    if args.demo:
+        args.model = args.model or str(vision.demo_model_path())
+        if not Path(args.model).is_file():
+            util.fail(f"no demo model at {args.model}: run `python part1_pytorch/finetune.py --demo` first")
+        args.images = args.images or [str(Path(dataset.image_folder("demo_images", args.data_dir, demo=True)) / "test")]
+    if not args.model or not args.images:
+        util.fail("no model or no images given: pass a model file, then image files or folders (or use --demo)")
+    util.set_seed(args.seed)
+    model, meta = vision.load_any(args.model)
+    model.to(util.get_device(args.device))
+    files = image_files(args.images)
+    print(f"{meta['arch']} ({meta['kind']}, {meta['weights']}): {len(files)} images")
+    if meta["kind"] == "svm":
+        print("note: SVM scores are not calibrated; the probabilities are a softmax of its one-vs-rest scores")
+    probabilities = classify(model, meta, files, args.batch_size, util.get_device(args.device))
+    names = meta["class_names"]
+    k = min(args.top_k, len(names))
+    for file, row in zip(files, probabilities):
+        top = row.topk(k)
+        print(f"{file}: " + ", ".join(f"{names[i]} {p:.3f}" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+
+
+if __name__ == "__main__":
+    util.run_main(main)

@@ -1,0 +1,282 @@
+"""Tests of part1_pytorch's transfer-learning scripts (feature, finetune, transfer_learning, predict, export).
+
+Scripts run end to end as subprocesses on the generated demo images with --weights none (the demo
+default), one image-loading process and one torch thread, so the file stays fast on a busy machine.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PART = REPO / "part1_pytorch"
+sys.path.insert(0, str(PART))
+
+torch = pytest.importorskip("torch")
+import dataset  # noqa: E402
+import pretrained  # noqa: E402
+import util  # noqa: E402
+import vision  # noqa: E402
+
+FAST = ["--workers", "0", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vision")
+    return {**os.environ, "COURSE_DATA_DIR": str(root / "data"), "COURSE_RESULTS_DIR": str(root / "results"),
+            "COURSE_QUIET": "1", "OMP_NUM_THREADS": "1"}
+
+
+def run(script: str, *args, env: dict, expect: int = 0) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, str(PART / script), *map(str, args)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == expect, f"{script} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def error_line(result: subprocess.CompletedProcess) -> str:
+    """The one-sentence error of a failed script: exactly one 'error:' line and no traceback."""
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def saved_predictions(path: Path) -> dict[str, str]:
+    with open(path) as f:
+        return {row["file"]: row["predicted"] for row in csv.DictReader(f)}
+
+
+def reload_and_predict(model_file: Path, files: list[str]) -> list[str]:
+    model, meta = vision.load_any(model_file)
+    transform = vision.eval_transform(meta["preprocessing"])
+    from PIL import Image
+    with torch.inference_mode():
+        batch = torch.stack([transform(Image.open(f).convert("RGB")) for f in files])
+        scores = vision.scores_of(model(batch))
+    return [meta["class_names"][i] for i in scores.argmax(1).tolist()]
+
+
+# --------------------------------------------------------------------------- building and cutting models
+
+@pytest.mark.parametrize("arch, dim", [("alexnet", 4096), ("vgg16", 4096), ("resnet18", 512),
+                                       ("inception_v3", 2048), ("densenet121", 1024)])
+def test_cut_before_last_fc_gives_the_course_feature_size(arch, dim):
+    with torch.device("meta"):  # shapes only: no memory, no initialisation time
+        model, found, description = vision.feature_extractor(arch, "none")
+        crop = vision.preprocessing_for(arch)["crop"]
+        features = model(torch.zeros(2, 3, crop, crop))
+    assert found == dim and tuple(features.shape) == (2, dim)
+    assert "RANDOM" in description
+    assert crop == (299 if arch == "inception_v3" else 224)
+
+
+def test_build_model_replaces_every_classifier_layer():
+    model, description = pretrained.build_model("inception_v3", "none", num_classes=5)
+    assert model.fc.out_features == 5 and model.AuxLogits.fc.out_features == 5
+    assert model.head_names == ["AuxLogits.fc", "fc"] and "new 5-class last layer" in description
+    model, _ = pretrained.build_model("squeezenet1_1", "none", num_classes=3)
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 3)
+
+
+def test_backbone_only_weights_file_is_accepted_and_a_foreign_one_refused(tmp_path, capsys):
+    source, _ = pretrained.build_model("squeezenet1_1", "none")
+    backbone = {k: v for k, v in source.state_dict().items() if not k.startswith("classifier.1.")}
+    torch.save(backbone, tmp_path / "backbone.pth")
+    model, description = pretrained.build_model("squeezenet1_1", str(tmp_path / "backbone.pth"), num_classes=4)
+    assert "backbone only" in description and "classifier.1" in capsys.readouterr().out
+    assert torch.equal(model.features[0].weight, source.features[0].weight)
+    with pytest.raises(util.UserError, match="does not fit resnet18"):
+        pretrained.build_model("resnet18", str(tmp_path / "backbone.pth"))
+    with pytest.raises(util.UserError, match="unknown model 'resnet'.*resnet18"):
+        pretrained.build_model("resnet", "none")
+
+
+def test_offline_default_weights_fail_with_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+    import torchvision.models._api
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
+    with pytest.raises(util.UserError, match=r"--weights PATH.*--weights none"):
+        pretrained.build_model("squeezenet1_1", "default")
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+def test_svm_as_torch_layer_matches_scikit_learn(kernel, classes):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(classes), 20)
+    features = (rng.normal(size=(len(labels), 8)) + labels[:, None]).astype(np.float32)
+    svm = make_pipeline(StandardScaler(), SVC(kernel=kernel, C=1.0)).fit(features, labels)
+    scores = vision.SVMScores(**vision.SVMScores.parameters_of(svm))(torch.from_numpy(features)).numpy()
+    expected = svm.decision_function(features)
+    if classes == 2:  # scikit-learn gives one column for two classes; ours has the OvR form for both
+        assert np.array_equal(scores.argmax(1), (expected > 0).astype(int))
+    else:
+        np.testing.assert_allclose(scores, expected, atol=1e-4)
+    assert np.array_equal(scores.argmax(1), svm.predict(features))
+
+
+def test_training_loop_learns_an_easy_problem():
+    torch.manual_seed(0)
+    images = torch.zeros(48, 3, 32, 32)
+    labels = torch.arange(48) % 3
+    images[torch.arange(48), labels] = 1.0  # class = which colour channel is lit
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=16, shuffle=True)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    curves, best = vision.fit(model, data, data, optimizer, epochs=8, device=torch.device("cpu"))
+    assert curves["train_loss"][-1] < curves["train_loss"][0]
+    assert max(curves["valid_accuracy"]) == 1.0 and curves["valid_accuracy"][best - 1] == 1.0
+
+
+def test_inception_auxiliary_loss_has_weight_0_4():
+    labels = torch.tensor([0, 1])
+    logits, aux = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    loss, main = vision.classification_loss((logits, aux), labels)
+    ce = torch.nn.functional.cross_entropy
+    assert torch.allclose(loss, ce(logits, labels) + 0.4 * ce(aux, labels)) and main is logits
+
+
+def test_group_table_resolves_to_known_datasets_and_models():
+    image_datasets = {name for name, spec in dataset.REGISTRY.items() if spec.kind == "images"}
+    for group in util.GROUPS:
+        args = Namespace(group=group, dataset="x", model=None, default_model="resnet18", weights=None,
+                         demo=False, image_size=None, threads=None)
+        vision.apply_model_args(args)
+        assert args.model in pretrained.known_architectures() and args.dataset in image_datasets
+        assert (args.dataset, args.model) == (util.GROUPS[group]["image_dataset"], util.GROUPS[group]["image_model"])
+
+
+# --------------------------------------------------------------------------- scripts end to end
+
+@pytest.fixture(scope="module")
+def finetuned(env, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finetune")
+    run("finetune.py", "--demo", "--results-dir", folder, *FAST, env=env)
+    return folder
+
+
+def test_finetune_demo_writes_run_and_a_model_that_reloads(env, finetuned):
+    metrics = json.loads((finetuned / "metrics.json").read_text())
+    assert metrics["demo"] and metrics["model"] == "mobilenet_v2" and "RANDOM" in metrics["weights"]
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["best_epoch"] >= 1
+    assert len(metrics["curves"]["valid_accuracy"]) == 2  # the warm-up epoch and one epoch of all layers
+    for name in ("conf_finetune.png", "curves.png", "model.pt"):
+        assert (finetuned / name).stat().st_size > 1000
+    saved = saved_predictions(finetuned / "predictions.csv")
+    assert len(saved) == 24
+    assert reload_and_predict(finetuned / "model.pt", list(saved)) == list(saved.values())
+
+
+def test_export_and_predict_round_trip(env, finetuned):
+    run("export.py", finetuned / "model.pt", env=env)
+    report = json.loads((finetuned / "model.export.json").read_text())
+    for method in ("traced", "scripted"):
+        assert report[method]["max_abs_difference"] <= 1e-5 and report[method]["reloaded_max_abs_difference"] <= 1e-5
+    saved = saved_predictions(finetuned / "predictions.csv")
+    outputs = {}
+    for name in ("model.pt", "model.scripted.pt"):
+        result = run("predict.py", finetuned / name, *saved, "--top-k", "2", env=env)
+        lines = [line for line in result.stdout.splitlines() if line.startswith(tuple(saved))]
+        outputs[name] = lines
+        assert [line.split(": ")[1].split()[0] for line in lines] == list(saved.values())
+    assert outputs["model.pt"] == outputs["model.scripted.pt"]
+    assert reload_and_predict(finetuned / "model.traced.pt", list(saved)) == list(saved.values())
+
+
+def test_feature_demo_trains_svm_caches_features_and_saves_a_model(env, tmp_path):
+    first = run("feature.py", "--demo", "--results-dir", tmp_path / "first", *FAST, env=env)
+    metrics = json.loads((tmp_path / "first" / "metrics.json").read_text())
+    assert metrics["feature_dim"] == 1280 and not metrics["features_cached"]
+    assert metrics["svm"]["kernel"] in ("linear", "rbf") and metrics["torch_svm_agreement"] == 1.0
+    assert metrics["extraction_images_per_second"] > 0 and metrics["throughput_ratio"] > 0
+    assert (tmp_path / "first" / "conf_feature.png").stat().st_size > 1000
+    assert "extracting features" in first.stdout
+    saved = saved_predictions(tmp_path / "first" / "predictions.csv")
+    assert reload_and_predict(tmp_path / "first" / "model.pt", list(saved)) == list(saved.values())
+
+    second = run("feature.py", "--demo", "--svm", "linear", "--results-dir", tmp_path / "second", *FAST, env=env)
+    assert "features from cache" in second.stdout and "extracting features" not in second.stdout
+    metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())
+    assert metrics["features_cached"] and metrics["svm"]["kernel"] == "linear"
+
+
+def test_transfer_learning_demo_runs_both_scenarios(env, tmp_path):
+    run("transfer_learning.py", "--demo", "--results-dir", tmp_path, *FAST, env=env)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["scenarios"]) == {"finetune", "freeze"}
+    assert metrics["test_accuracy"] == metrics["finetune_test_accuracy"]
+    for scenario in ("finetune", "freeze"):
+        for name in (f"visualize_{scenario}.png", f"conf_{scenario}.png", f"{scenario}_model.pt"):
+            assert (tmp_path / name).stat().st_size > 1000
+    frozen, _ = vision.load_any(tmp_path / "freeze_model.pt")
+    tuned, _ = vision.load_any(tmp_path / "finetune_model.pt")
+    util.set_seed(0)  # both scenarios start from the random network of the run's seed
+    start, _ = pretrained.build_model("mobilenet_v2", "none", num_classes=3)
+    first_conv = lambda model: model.features[0][0].weight  # noqa: E731
+    assert torch.equal(first_conv(frozen), first_conv(start))  # freeze trained the new last layer only
+    assert not torch.equal(first_conv(tuned), first_conv(start))
+    assert not torch.equal(frozen.classifier[1].weight, start.classifier[1].weight)
+
+
+# --------------------------------------------------------------------------- bad input: exit 2, one sentence
+
+def test_unknown_model_fails_cleanly(env):
+    result = run("finetune.py", "--demo", "--model", "resnet", env=env, expect=2)
+    assert "unknown model 'resnet'" in error_line(result)
+
+
+def test_group_picks_its_dataset_and_a_missing_dataset_fails_cleanly(env):
+    result = run("feature.py", "--group", "3", "--weights", "none", env=env, expect=2)
+    assert "group 3: dataset places, model resnet18" in result.stdout
+    assert "places" in error_line(result)
+
+
+def test_unreadable_image_fails_cleanly(env, finetuned, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    result = run("predict.py", finetuned / "model.pt", broken, env=env, expect=2)
+    assert "cannot read" in error_line(result) and "broken.jpg" in error_line(result)
+
+
+def test_weights_for_another_architecture_fail_cleanly(env, tmp_path):
+    model, _ = pretrained.build_model("squeezenet1_1", "none")
+    torch.save(model.state_dict(), tmp_path / "squeezenet.pth")
+    result = run("feature.py", "--demo", "--model", "resnet18", "--weights", tmp_path / "squeezenet.pth", env=env,
+                 expect=2)
+    assert "does not fit resnet18" in error_line(result)
+
+
+# --------------------------------------------------------------------------- the course's CIFAR network
+
+def test_cifar_network_learns_the_demo_data_and_reloads(env, tmp_path):
+    import cifar_pytorch
+    run("cifar_pytorch.py", "--demo", "--threads", "1", "--results-dir", tmp_path, env=env)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.5  # 4 classes: chance is 0.25
+    assert len(metrics["train_loss"]) == 3 and metrics["train_loss"][-1] < metrics["train_loss"][0]
+    for name in ("confusion.png", "curves.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    saved = torch.load(tmp_path / "model.pt", weights_only=True)
+    model = cifar_pytorch.CifarNet(saved["num_classes"])
+    model.load_state_dict(saved["state_dict"])
+    _, (test_x, test_y) = dataset.cifar100(0, 4, data_dir=env["COURSE_DATA_DIR"], demo=True)
+    predicted, labels = model.predict(cifar_pytorch.to_loader(test_x, test_y, 64, False))
+    assert float((predicted == labels).mean()) == pytest.approx(metrics["test_accuracy"])
+    assert model(torch.zeros(5, 3, 32, 32)).shape == (5, 4)
