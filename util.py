@@ -46,6 +46,7 @@ def run_main(main: Callable[[], Any]) -> None:
     try:
         main()
     except UserError as error:
+        _abandon_unfinished_runs()
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
@@ -171,10 +172,13 @@ def save_torch(obj: Any, path: str | os.PathLike) -> None:
 class Run:
     """One run's output folder, clock and metrics (see start_run)."""
 
-    def __init__(self, directory: Path, info: dict):
+    def __init__(self, directory: Path, info: dict, archived: Path | None = None):
         self.dir = directory
         self.info = info
+        self.archived = archived  # where the previous run in this folder was moved, if any
+        self.finished = False
         self.started = time.time()
+        _RUNS.append(self)
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -184,6 +188,7 @@ class Run:
         merged = {**self.info, "seconds": round(time.time() - self.started, 1), **metrics}
         merged.setdefault("test_accuracy", None)
         save_json(merged, self.path("metrics.json"))
+        self.finished = True
         if self.dir.resolve().is_relative_to(RESULTS_ROOT.resolve()):
             update_summary()
         accuracy = merged.get("test_accuracy")
@@ -194,6 +199,20 @@ class Run:
         return merged
 
 
+_RUNS: list[Run] = []
+
+
+def _abandon_unfinished_runs() -> None:
+    """After a user error: drop the folders of runs that never finished and put back the runs they displaced."""
+    for run in _RUNS:
+        if run.finished or not run.dir.exists():
+            continue
+        shutil.rmtree(run.dir)
+        if run.archived is not None and run.archived.exists():
+            shutil.move(str(run.archived), str(run.dir))
+            print(f"previous run restored in {run.dir}", file=sys.stderr)
+
+
 def default_run_dir(script: str, dataset: str, model: str | None = None) -> Path:
     name = f"{dataset}_{model}" if model else dataset
     return RESULTS_ROOT / script / name.replace(os.sep, "_")
@@ -202,8 +221,9 @@ def default_run_dir(script: str, dataset: str, model: str | None = None) -> Path
 def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | None = None) -> Run:
     """Create this run's folder; a previous run there is moved into .history/, never overwritten."""
     directory = Path(args.results_dir) if getattr(args, "results_dir", None) else default_run_dir(script, dataset, model)
+    archive = None
     if directory.exists() and any(directory.iterdir()):
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         archive = directory.parent / ".history" / f"{directory.name}-{stamp}"
         archive.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(directory), str(archive))
@@ -215,7 +235,7 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
     info = {"script": script, "dataset": dataset, "model": model, "seed": seed,
             "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
     print(f"run folder: {directory}")
-    return Run(directory, info)
+    return Run(directory, info, archive)
 
 
 def update_summary(root: Path | None = None) -> Path | None:

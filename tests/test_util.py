@@ -128,3 +128,23 @@ def test_get_device_cpu_and_auto():
 def test_util_and_dataset_import_from_any_folder(tmp_path):
     result = run_script(REPO / "dataset.py", "--help", cwd=tmp_path)
     assert result.returncode == 0 and "prepare" in result.stdout
+
+
+def test_a_run_that_fails_with_a_user_error_puts_the_previous_run_back(isolated, tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import argparse, sys, util\n"
+        "def main():\n"
+        "    args = argparse.Namespace(seed=0, epochs=1, demo=False, results_dir=None)\n"
+        "    run = util.start_run(args, 'fragile', 'data')\n"
+        "    run.path('model.pt').write_text(sys.argv[1])\n"
+        "    if sys.argv[1] == 'bad':\n"
+        "        util.fail('the input is malformed: fix it')\n"
+        "    run.finish({'test_accuracy': 0.9})\n"
+        "util.run_main(main)\n")
+    assert run_script(script, "good").returncode == 0
+    folder = isolated / "results" / "fragile" / "data"
+    assert_user_error(run_script(script, "bad"), "the input is malformed")
+    assert folder.joinpath("model.pt").read_text() == "good"
+    assert json.loads(folder.joinpath("metrics.json").read_text())["test_accuracy"] == 0.9
+    assert not any((folder.parent / ".history").iterdir())
