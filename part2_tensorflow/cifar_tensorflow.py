@@ -30,6 +30,7 @@ import tensorflow as tf
 
 import dataset
 import util
+from tf_training import train_keeping_best
 
 DEMO_EPOCHS = 4
 
@@ -139,26 +140,16 @@ def main():
         return model(batch)
 
     rng = np.random.default_rng(args.seed)
-    curves = {"train_loss": [], "valid_accuracy": []}
-    best_accuracy, best_epoch, best_weights = -1.0, 0, None
-    for epoch in range(1, args.epochs + 1):
+
+    def epoch_batches(epoch):
         order = keep[rng.permutation(len(keep))]
-        losses = []
-        bar = util.progress(range(0, len(order), args.batch_size), desc=f"epoch {epoch}")
-        for start in bar:
-            idx = order[start:start + args.batch_size]
-            losses.append(float(train_step(images[idx], train_y[idx])))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        accuracy = float(np.mean(predict_padded(predict_batch, images[held], args.batch_size) == train_y[held]))
-        curves["train_loss"].append(float(np.mean(losses)))
-        curves["valid_accuracy"].append(accuracy)
-        print(f"epoch {epoch:3d}: train loss {np.mean(losses):.4f}, validation accuracy {accuracy:.2%}")
-        if accuracy > best_accuracy:
-            best_accuracy, best_epoch = accuracy, epoch
-            best_weights = [v.numpy() for v in model.trainable_variables]
-    for var, value in zip(model.trainable_variables, best_weights):
-        var.assign(value)
-    print(f"best epoch {best_epoch} (validation accuracy {best_accuracy:.2%})")
+        starts = range(0, len(order), args.batch_size)
+        return (((images[idx], train_y[idx]) for idx in (order[i:i + args.batch_size] for i in starts)),
+                len(starts))
+
+    curves, best_epoch = train_keeping_best(
+        model.trainable_variables, args.epochs, epoch_batches, train_step,
+        lambda: np.mean(predict_padded(predict_batch, images[held], args.batch_size) == train_y[held]), "cifar")
 
     pred = predict_padded(predict_batch, test_images, args.batch_size)
     test_accuracy = float(np.mean(pred == test_y))
@@ -167,7 +158,8 @@ def main():
     util.plot_confus_matrix(pred, test_y, title=f"{name}: course CNN", class_names=class_names,
                             path=run.path("confusion_matrix.png"))
     save_model(model, class_names, run.path("model"))
-    run.finish({"test_accuracy": test_accuracy, "best_epoch": best_epoch, "best_valid_accuracy": best_accuracy,
+    run.finish({"test_accuracy": test_accuracy, "best_epoch": best_epoch,
+                "best_valid_accuracy": max(curves["valid_accuracy"]),
                 "classes": class_names, **curves, "lr": args.lr, "batch_size": args.batch_size})
 
 

@@ -70,6 +70,7 @@ import tensorflow as tf
 
 import dataset
 import util
+from tf_training import train_keeping_best
 
 DATASETS = ("sentiment", "spam", "questions", "newsgroups")
 UNITS = ("rnn", "lstm", "gru")
@@ -277,26 +278,13 @@ def fit(model: TextRNN, train, valid, epochs: int, batch_size: int, lr: float, c
     optimizer = Adam(model.trainable_variables, lr, clip)
     train_step = make_train_step(model, optimizer)
     rng = np.random.default_rng(seed)
-    curves = {"train_loss": [], "valid_accuracy": []}
-    best_accuracy, best_epoch, best_weights = -1.0, 0, None
     num_batches = -(-len(train[1]) // batch_size)
-    for epoch in range(1, epochs + 1):
-        losses = []
-        bar = util.progress(batches(*train, batch_size, rng), total=num_batches, desc=f"{desc} epoch {epoch}")
-        for tokens, lens, labels, _ in bar:
-            losses.append(float(train_step(tokens, lens, labels)))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        accuracy = float(np.mean(predict(model, valid[0], valid[1]) == valid[2]))
-        curves["train_loss"].append(float(np.mean(losses)))
-        curves["valid_accuracy"].append(accuracy)
-        print(f"epoch {epoch:3d}: train loss {np.mean(losses):.4f}, validation accuracy {accuracy:.2%}")
-        if accuracy > best_accuracy:
-            best_accuracy, best_epoch = accuracy, epoch
-            best_weights = [v.numpy() for v in model.trainable_variables]
-    for var, value in zip(model.trainable_variables, best_weights):
-        var.assign(value)
-    print(f"best epoch {best_epoch} (validation accuracy {best_accuracy:.2%})")
-    return curves, best_epoch
+
+    def epoch_batches(epoch):
+        return ((tokens, lens, labels) for tokens, lens, labels, _ in batches(*train, batch_size, rng)), num_batches
+
+    return train_keeping_best(model.trainable_variables, epochs, epoch_batches, train_step,
+                              lambda: np.mean(predict(model, valid[0], valid[1]) == valid[2]), desc)
 
 
 # --------------------------------------------------------------------------- saving and loading

@@ -1,0 +1,37 @@
+"""The epoch loop shared by part 2's scripts: train, validate, keep the weights of the best epoch."""
+import numpy as np
+
+import util
+
+
+def train_keeping_best(variables, epochs: int, epoch_batches, train_step, valid_accuracy, desc: str = "train"):
+    """Train for `epochs` epochs and leave `variables` at the values of the best validation epoch.
+
+    Inputs:
+    - variables: the tf.Variables to snapshot and restore (the model's trainable variables).
+    - epoch_batches(epoch) -> (iterable of argument tuples for train_step, number of batches).
+    - train_step(*batch) -> scalar loss tensor (one optimisation step).
+    - valid_accuracy() -> float, accuracy on the validation split with the current weights.
+
+    Returns the curves {"train_loss": [...], "valid_accuracy": [...]} and the best epoch (1-based).
+    """
+    curves = {"train_loss": [], "valid_accuracy": []}
+    best_accuracy, best_epoch, best_values = -1.0, 0, None
+    for epoch in range(1, epochs + 1):
+        batches, total = epoch_batches(epoch)
+        losses = []
+        bar = util.progress(batches, total=total, desc=f"{desc} epoch {epoch}")
+        for batch in bar:
+            losses.append(float(train_step(*batch)))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        accuracy = float(valid_accuracy())
+        curves["train_loss"].append(float(np.mean(losses)))
+        curves["valid_accuracy"].append(accuracy)
+        print(f"epoch {epoch:3d}: train loss {np.mean(losses):.4f}, validation accuracy {accuracy:.2%}")
+        if accuracy > best_accuracy:
+            best_accuracy, best_epoch = accuracy, epoch
+            best_values = [v.numpy() for v in variables]
+    for var, value in zip(variables, best_values):
+        var.assign(value)
+    print(f"best epoch {best_epoch} (validation accuracy {best_accuracy:.2%})")
+    return curves, best_epoch
