@@ -38,12 +38,7 @@ class CaptioningSolver:
         self.rng = np.random.default_rng(kwargs.pop("seed", None))
         if kwargs:
             raise ValueError(f"unrecognized CaptioningSolver arguments: {', '.join(kwargs)}")
-        if callable(update_rule):
-            self.update_rule = update_rule
-        elif hasattr(optim, update_rule):
-            self.update_rule = getattr(optim, update_rule)
-        else:
-            raise ValueError(f'invalid update_rule "{update_rule}"')
+        self.update_rule = optim.get_update_rule(update_rule)
         self.epoch = 0
         self.loss_history = []
         self.val_loss_history = []

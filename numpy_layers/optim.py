@@ -74,3 +74,15 @@ def adam(w, dw, config=None):
     v_hat = v / (1 - beta2 ** t)
     config.update(m=m, v=v, t=t)
     return w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"]), config
+
+
+UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
+
+
+def get_update_rule(update_rule):
+    """The update function for a solver: one of UPDATE_RULES by name, or a callable (w, dw, config) -> (next_w, config)."""
+    if callable(update_rule):
+        return update_rule
+    if update_rule in UPDATE_RULES:
+        return globals()[update_rule]
+    raise ValueError(f'invalid update_rule "{update_rule}": use one of {", ".join(UPDATE_RULES)} or a function')

@@ -52,12 +52,7 @@ class Solver:
         self.rng = np.random.default_rng(kwargs.pop("seed", None))
         if kwargs:
             raise ValueError(f"unrecognized Solver arguments: {', '.join(kwargs)}")
-        if callable(update_rule):
-            self.update_rule = update_rule
-        elif hasattr(optim, update_rule):
-            self.update_rule = getattr(optim, update_rule)
-        else:
-            raise ValueError(f'invalid update_rule "{update_rule}"')
+        self.update_rule = optim.get_update_rule(update_rule)
         self._reset()
 
     def _reset(self):

@@ -286,3 +286,11 @@ def test_image_preprocessing_round_trip(rng):
     processed = preprocess_image(img)
     assert processed.dtype == np.float32 and abs(float(processed.mean())) < 2.5
     np.testing.assert_array_equal(deprocess_image(processed), img)
+
+
+def test_solvers_accept_only_known_update_rules():
+    assert optim.get_update_rule("adam") is optim.adam
+    assert optim.get_update_rule(optim.sgd) is optim.sgd
+    for bad in ("np", "adamw", "get_update_rule"):
+        with pytest.raises(ValueError, match="invalid update_rule"):
+            optim.get_update_rule(bad)
