@@ -19,9 +19,6 @@ The trained network is saved as a tf.saved_model of its tf.Module (signature `pr
 """
 import argparse
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
@@ -85,17 +82,9 @@ def predict_padded(predict_batch, images: np.ndarray, batch_size: int) -> np.nda
 
 def save_model(model: CifarCNN, class_names, directory) -> None:
     """directory/{saved_model/, classes.json}, built beside and renamed into place."""
-    directory = Path(directory)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with util.atomic_dir(directory) as scratch:
         tf.saved_model.save(model, str(scratch / "saved_model"))
         util.save_json(list(class_names), scratch / "classes.json")
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(scratch, directory)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
 
 
 def main():

@@ -59,8 +59,6 @@ import argparse
 import importlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
@@ -291,19 +289,10 @@ def fit(model: TextRNN, train, valid, epochs: int, batch_size: int, lr: float, c
 
 def save_model(model: TextRNN, vocab: dataset.Vocabulary, settings: dict, directory) -> None:
     """Write directory/{saved_model/, vocab.json, settings.json} atomically (built beside, then renamed)."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with util.atomic_dir(directory) as scratch:
         tf.saved_model.save(model, str(scratch / "saved_model"))
         vocab.save(scratch / "vocab.json")
         util.save_json(settings, scratch / "settings.json")
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(scratch, directory)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
 
 
 def load_model(directory):

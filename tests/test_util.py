@@ -148,3 +148,18 @@ def test_a_run_that_fails_with_a_user_error_puts_the_previous_run_back(isolated,
     assert folder.joinpath("model.pt").read_text() == "good"
     assert json.loads(folder.joinpath("metrics.json").read_text())["test_accuracy"] == 0.9
     assert not any((folder.parent / ".history").iterdir())
+
+
+def test_atomic_dir_replaces_a_folder_only_when_the_block_succeeds(tmp_path):
+    target = tmp_path / "model"
+    with util.atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("first")
+    with pytest.raises(RuntimeError):
+        with util.atomic_dir(target) as tmp:
+            (tmp / "weights").write_text("half")
+            raise RuntimeError("interrupted")
+    assert (target / "weights").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    with util.atomic_dir(target) as tmp:
+        (tmp / "other").write_text("second")
+    assert [p.name for p in target.iterdir()] == ["other"]
