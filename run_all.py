@@ -9,7 +9,6 @@ usual run folder under results/; the table at the end is read from the metrics.j
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -66,11 +65,7 @@ STEPS = [
 
 
 def _new_metrics(since: float) -> list[dict]:
-    found = []
-    for path in util.RESULTS_ROOT.rglob("metrics.json"):
-        if ".history" not in path.parts and path.stat().st_mtime >= since:
-            found.append(json.loads(path.read_text()))
-    return found
+    return [metrics for path, metrics in util.run_metrics() if path.stat().st_mtime >= since]
 
 
 def _missing_data(names: list[str], data_dir) -> str | None:

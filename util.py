@@ -254,21 +254,26 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
     return Run(directory, info, archive)
 
 
+def run_metrics(root: Path | None = None) -> list[tuple[Path, dict]]:
+    """(metrics.json path, its content) for every run folder under root; .history and hidden folders skipped."""
+    root = Path(root) if root else RESULTS_ROOT
+    found = []
+    for metrics_file in sorted(root.rglob("metrics.json")):
+        if any(part.startswith(".") for part in metrics_file.parent.relative_to(root).parts):
+            continue
+        try:
+            found.append((metrics_file, json.loads(metrics_file.read_text())))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return found
+
+
 def update_summary(root: Path | None = None) -> Path | None:
     """Regenerate <root>/SUMMARY.md: one row per run folder holding a metrics.json."""
     root = Path(root) if root else RESULTS_ROOT
     if not root.is_dir():
         return None
-    rows = []
-    for metrics_file in sorted(root.rglob("metrics.json")):
-        relative = metrics_file.parent.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        try:
-            metrics = json.loads(metrics_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        rows.append((relative, metrics))
+    rows = [(path.parent.relative_to(root), metrics) for path, metrics in run_metrics(root)]
     lines = ["# Results", "",
              "Regenerated after every run. Rows marked demo ran on generated demo data: their figures say",
              "that the code runs, nothing about the method.", "",
