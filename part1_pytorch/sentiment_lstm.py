@@ -10,10 +10,11 @@ the best validation accuracy is kept and tested once. `--unit rnn` swaps the rec
 import text_models
 import util
 
-TUNED = dict(unit="lstm", epochs=12, batch_size=64, lr=3e-3, embedding_dim=64, hidden_dim=64, dropout=0.5,
+TUNED = dict(unit="lstm", epochs=12, batch_size=64, lr=3e-3, embedding_dim=128, hidden_dim=128, dropout=0.5,
              max_seq_len=None, max_vocab=None, min_freq=2, pooling="max")
-# GloVe knows rare words the random embeddings cannot learn: keep them, and give the recurrent layer more room.
-GLOVE = dict(min_freq=1, hidden_dim=128, lr=2e-3)
+# Chosen on the validation split over seeds 0-3: 128/128 beat 64/64 by 0.9 points on average.
+# GloVe knows rare words the random embeddings cannot learn: keep them, and train more gently.
+GLOVE = dict(min_freq=1, lr=2e-3)
 
 
 def main(argv=None):
