@@ -81,6 +81,38 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     return parser
 
 
+# Why the recurrent and NumPy scripts default to one thread.
+ONE_THREAD = "small batches gain little from more threads and lose a lot when the cores are shared"
+
+
+def add_threads_arg(parser: argparse.ArgumentParser, default: int | None = None, library: str = "torch",
+                    why: str | None = None) -> None:
+    """--threads N: how many CPU threads `library` may use; default None leaves the library's own choice."""
+    text = f"{library} CPU threads" + (f" ({why})" if why else "")
+    if default is None:
+        text += f"; when not given: {library}'s own choice%(default).0s"
+    parser.add_argument("--threads", type=positive(int), default=default, help=text)
+
+
+def use_threads(threads: int | None, library: str = "torch") -> None:
+    """Apply --threads to torch or tensorflow (None: leave the library's choice).
+
+    TensorFlow takes the limit only before its first op runs. NumPy's BLAS is limited where the work
+    happens, with threadpoolctl's threadpool_limits context manager.
+    """
+    if threads is None:
+        return
+    if library == "torch":
+        import torch
+        torch.set_num_threads(threads)
+    elif library == "tensorflow":
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    else:
+        raise ValueError(f"use_threads: unknown library {library!r} (torch or tensorflow)")
+
+
 def positive(kind: type = int) -> Callable[[str], Any]:
     """An argparse type accepting only numbers > 0 (epochs, sizes, rates)."""
     def parse(text: str):

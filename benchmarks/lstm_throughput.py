@@ -56,8 +56,7 @@ def worker_tensorflow(args) -> dict:
     sys.path.insert(0, str(REPO / "part2_tensorflow"))
     import tensorflow as tf
     import text_rnn
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    util.use_threads(args.threads, "tensorflow")
     tf.random.set_seed(args.seed)
     model = text_rnn.TextRNN(args.vocab_size, args.num_classes, args.embedding_dim, args.hidden_dim, "lstm")
     train_step = text_rnn.make_train_step(model, text_rnn.Adam(model.trainable_variables, 1e-3, clip=5.0))
@@ -71,7 +70,7 @@ def worker_torch(args) -> dict:
     import torch
     sys.path.insert(0, str(REPO / "part1_pytorch"))
     from text_models import RNNClassifier
-    torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
     torch.manual_seed(args.seed)
     model = RNNClassifier(args.vocab_size, args.embedding_dim, args.hidden_dim, args.num_classes, unit="lstm")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -100,7 +99,7 @@ def main():
     parser.add_argument("--seq-len", type=util.positive(), default=50, help="longest sequence; lengths in [T/2, T]")
     parser.add_argument("--steps", type=util.positive(), default=30, help="timed training steps")
     parser.add_argument("--warmup", type=util.positive(), default=3, help="untimed steps first")
-    parser.add_argument("--threads", type=util.positive(), default=2, help="CPU threads for each framework")
+    util.add_threads_arg(parser, 2, library="torch and TensorFlow", why="each, in its own process")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--demo", action="store_true", help="3 small steps: shows that it runs, measures nothing")
     parser.add_argument("--results-dir", default=None,

@@ -55,12 +55,12 @@ def main():
     parser.add_argument("--repeats", type=util.positive(int), default=10, help="timed runs per figure (best kept)")
     parser.add_argument("--naive-examples", type=util.positive(int), default=2,
                         help="examples the naive loops are timed on (then scaled to the batch)")
-    parser.add_argument("--threads", type=util.positive(int), default=1, help="threads of BLAS and of PyTorch")
+    util.add_threads_arg(parser, 1, library="BLAS and torch")
     util.add_common_args(parser, epochs=0)
     args = parser.parse_args()
     run = util.start_run(args, "benchmark_conv", "random_demo" if args.demo else "random")
     rng = np.random.default_rng(args.seed)
-    torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
     batch_scale = 8 if args.demo else 1       # the demo divides the batch by 8
     repeats = min(args.repeats, 3) if args.demo else args.repeats
     rows, metrics = [], {}

@@ -38,8 +38,7 @@ def parse_args():
     parser.add_argument("--softmax-epochs", type=util.positive(int), default=SOFTMAX_SETTINGS["epochs"],
                         help="epochs of each two-layer network of the grid (--epochs: of each CNN)")
     util.add_common_args(parser, epochs=CNN_SETTINGS["epochs"], batch_size=100, lr=1e-3)
-    parser.add_argument("--threads", type=util.positive(int), default=1,
-                        help="BLAS threads (1 is fastest on a shared machine)")
+    util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
     return parser.parse_args()
 
 

@@ -38,8 +38,7 @@ def parse_args():
     parser.add_argument("--bleu-images", type=util.positive(int), default=1000,
                         help="images per split on which BLEU is computed")
     util.add_common_args(parser, epochs=10, batch_size=100, lr=5e-3)
-    parser.add_argument("--threads", type=util.positive(int), default=1,
-                        help="BLAS threads (1 is fastest on a shared machine)")
+    util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
     return parser.parse_args()
 
 

@@ -94,12 +94,11 @@ def main():
     util.add_common_args(parser, epochs=20, batch_size=32, lr=0.01)
     parser.add_argument("--num-classes", type=util.positive(int), default=4, help="CIFAR-100 classes to use")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="share of train held out for validation")
-    parser.add_argument("--threads", type=util.positive(int), default=None, help="torch CPU threads")
+    util.add_threads_arg(parser)
     args = parser.parse_args()
     if args.demo:
         args.epochs = min(args.epochs, 3)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
 
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)
     classes = dataset.cifar100_class_names(args.seed, args.num_classes, args.data_dir, args.demo)

@@ -447,7 +447,7 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true",
                         help="instead of one image, compare content/style ratios 1e-4..1e-1, starting points "
                              "and two content layers in one figure")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    util.add_threads_arg(parser)
     util.add_common_args(parser, epochs=None)
     parser.add_argument("--steps", dest="epochs", metavar="N", type=util.positive(int), default=argparse.SUPPRESS,
                         help="optimisation steps, the same as --epochs (None: 200, 30 with --demo)")
@@ -455,8 +455,7 @@ def main() -> None:
     steps = args.epochs = args.epochs or (30 if args.demo else 200)
     size = args.size or (64 if args.demo else 256)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
     device = util.get_device(args.device)
     settings = settings_from_args(args)
     if args.demo:

@@ -62,9 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                        "the run folder, or stdout with --model-dir)")
     parser.add_argument("--model-dir", default=None,
                         help="with --predict: use this saved model (run folder or model.pt) instead of training")
-    parser.add_argument("--threads", type=util.positive(int), default=1,
-                        help="torch CPU threads (small recurrent batches gain little from more, and lose a lot "
-                             "when the cores are shared)")
+    util.add_threads_arg(parser, 1, why=util.ONE_THREAD)
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error("--epochs must be at least 1")
@@ -199,7 +197,7 @@ def write_comparison(results: list[dict], run, data_name: str) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
     if not 0 < args.valid_fraction < 1:
         util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
     if args.all and args.predict:

@@ -344,9 +344,7 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
                         help="part of the training split held out for choosing the best epoch")
     parser.add_argument("--time-limit", type=util.positive(float), default=time_limit,
                         help="start no epoch that would end after this many seconds of training")
-    parser.add_argument("--threads", type=util.positive(int), default=1,
-                        help="torch CPU threads (small recurrent batches gain little from more, and lose a lot "
-                             "when the cores are shared)")
+    util.add_threads_arg(parser, 1, why=util.ONE_THREAD)
     return parser
 
 
@@ -376,7 +374,7 @@ def load_batches(args, name: str):
 
 def run_classifier(args, script: str, name: str) -> dict:
     """Train, select the best epoch on validation, test once, and write the run folder."""
-    torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
     device = util.get_device(args.device)
     data = load_batches(args, name)
     data_name = data.name

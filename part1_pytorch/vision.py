@@ -53,8 +53,7 @@ def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", 
                         help=f"input crop size; when not given: the architecture's (224, inception_v3 299), "
                              f"or {DEMO_IMAGE_SIZE} with --demo")
     parser.add_argument("--workers", type=int, default=workers, help="image-loading worker processes")
-    parser.add_argument("--threads", type=util.positive(int), default=None,
-                        help="torch CPU threads; when not given: torch's choice (on a shared machine 1 is often fastest)")
+    util.add_threads_arg(parser, why="on a shared machine 1 is often fastest")
     parser.set_defaults(default_model=model)
 
 
@@ -69,8 +68,7 @@ def apply_model_args(args: argparse.Namespace) -> None:
     if args.demo and not args.image_size:
         args.image_size = DEMO_IMAGE_SIZE
     check_architecture(args.model)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    util.use_threads(args.threads)
 
 
 def demo_model_path(script: str = "finetune") -> Path:

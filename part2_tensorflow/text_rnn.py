@@ -339,7 +339,7 @@ def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None
     parser.add_argument("--clip", type=util.positive(float), default=hp["clip"], help="gradient global-norm limit")
     parser.add_argument("--valid-fraction", type=float, default=0.1,
                         help="share of the training split held out to pick the best epoch")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads per op (0: TensorFlow's choice)")
+    util.add_threads_arg(parser, library="TensorFlow")
     parser.epilog = f"With --demo the default is {DEMO_EPOCHS} epochs."
 
 
@@ -354,13 +354,6 @@ def check_args(args) -> None:
                   f"add --embedding-dim 50")
     if not 0 < args.valid_fraction < 1:
         util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
-
-
-def set_threads(threads: int) -> None:
-    """Limit TensorFlow to `threads` CPU threads (0: its default); call before any TensorFlow op runs."""
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def run(args, dataset_name: str, hp: dict, script: str) -> dict:
@@ -413,7 +406,7 @@ def main_for(dataset_name: str, unit: str, hp: dict, script: str, doc: str | Non
         parser.set_defaults(epochs=DEMO_EPOCHS)
     args = parser.parse_args()
     check_args(args)
-    set_threads(args.threads)
+    util.use_threads(args.threads, "tensorflow")
     run(args, dataset_name, hp, script)
 
 
@@ -436,7 +429,7 @@ def main() -> None:
     parser.add_argument("--results-dir", default=None,
                         help="parent folder of the runs' outputs (default: results/<script>/...)")
     parser.add_argument("--demo", action="store_true", help="use the generated demo data and few epochs")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads per op (0: TensorFlow's choice)")
+    util.add_threads_arg(parser, library="TensorFlow")
     args = parser.parse_args()
     if (args.group is None) == (args.dataset is None):
         util.fail("give either --group N (the group's datasets and unit) or --dataset NAME")
@@ -446,7 +439,7 @@ def main() -> None:
         print(f"group {args.group}: {', '.join(datasets)} with {unit.upper()}")
     else:
         datasets, unit = [args.dataset], args.unit or "lstm"
-    set_threads(args.threads)
+    util.use_threads(args.threads, "tensorflow")
     for name in datasets:
         hp = tuned(name, unit)
         run_parser = argparse.ArgumentParser()
