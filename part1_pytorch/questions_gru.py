@@ -12,7 +12,9 @@ import text_models
 import util
 
 TUNED = dict(unit="gru", epochs=20, batch_size=32, lr=5e-3, embedding_dim=100, hidden_dim=256, dropout=0.3,
-             max_seq_len=None, max_vocab=None, min_freq=1, embeddings="glove")
+             max_seq_len=None, max_vocab=None, min_freq=1, embeddings="glove", pooling="max")
+# Max pooling over the outputs was chosen on the validation split (LSTM, seeds 0 and 1: 81.4% and 83.7% against
+# 81.0% and 81.9% for the last state).
 
 
 def main(argv=None):

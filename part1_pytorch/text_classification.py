@@ -38,7 +38,8 @@ TUNED = {
     "avg": {"epochs": 15, "lr": 3e-3, "embedding_dim": 50, "dropout": 0.3},
     "avg_glove": {"epochs": 15, "lr": 3e-3, "embedding_dim": 50, "dropout": 0.3},
     "rnn": {"epochs": 8, "lr": 1e-3, "embedding_dim": 50, "hidden_dim": 64, "dropout": 0.5},
-    "lstm": {"epochs": 8, "lr": 2e-3, "embedding_dim": 50, "hidden_dim": 128, "dropout": 0.5},
+    # lstm: 12 epochs at 1e-3 beat 8 at 2e-3 on the dev split over seeds 0 and 1 (79.9% against 78.7% on average).
+    "lstm": {"epochs": 12, "lr": 1e-3, "embedding_dim": 50, "hidden_dim": 128, "dropout": 0.5},
 }
 # The demo set is tiny: a few epochs at a higher learning rate show every model learning.
 DEMO = {"epochs": 6, "lr": 1e-2}
