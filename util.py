@@ -113,6 +113,12 @@ def use_threads(threads: int | None, library: str = "torch") -> None:
         raise ValueError(f"use_threads: unknown library {library!r} (torch or tensorflow)")
 
 
+def check_valid_fraction(value: float) -> None:
+    """A user error unless 0 < value < 1: --valid-fraction is the share of the training split held out."""
+    if not 0 < value < 1:
+        fail(f"--valid-fraction must be between 0 and 1 (the share of the training split held out), got {value}")
+
+
 def positive(kind: type = int) -> Callable[[str], Any]:
     """An argparse type accepting only numbers > 0 (epochs, sizes, rates)."""
     def parse(text: str):

@@ -37,9 +37,7 @@ def main():
     util.add_common_args(parser, epochs=0, batch_size=4)
     args = parser.parse_args()
     if args.demo:
-        args.model = args.model or str(vision.demo_model_path())
-        if not Path(args.model).is_file():
-            util.fail(f"no demo model at {args.model}: run `python part1_pytorch/finetune.py --demo` first")
+        args.model = vision.demo_model(args.model)
     if not args.model:
         util.fail("no model given: pass a model.pt saved by a training script (or use --demo)")
     path = Path(args.model)

@@ -133,12 +133,8 @@ def main():
     print(f"chosen SVM: {chosen}, cross-validation accuracy {search.best_score_:.3f}")
     svm = search.best_estimator_
     predicted = svm.predict(test_x)
-    accuracy = float((predicted == test_y).mean())
-
-    title = f"SVM on {description}"
-    util.plot_confus_matrix(predicted, test_y, title=title, size=vision.confusion_size(name),
-                            class_names=classes, path=run.path("conf_feature.png"))
-    vision.save_predictions(run.path("predictions.csv"), test_paths, test_y, predicted, classes)
+    accuracy = vision.report_test(run, name, f"SVM on {description}", predicted, test_y, test_paths, classes,
+                                  confusion="conf_feature.png", predictions="predictions.csv")
     svm_parameters = vision.SVMScores.parameters_of(svm)
     torch_scores = vision.SVMScores(**svm_parameters)(torch.from_numpy(test_x)).numpy()
     agreement = float((torch_scores.argmax(1) == predicted).mean())

@@ -21,14 +21,11 @@ import vision
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    util.add_common_args(parser, epochs=5, batch_size=32, lr=0.001)
-    vision.add_model_args(parser)
     # Chosen on caltech101's validation split: the new layer trained two epochs at 0.03 before all layers train
     # (5 epochs, cosine schedule) reached 97.0% validation accuracy against 95.7% for 1 epoch at 0.01 then 3 epochs.
-    parser.add_argument("--head-lr", type=util.positive(float), default=0.03, help="learning rate of the new last layer")
+    vision.add_training_args(parser, epochs=5, head_lr=0.03)
     parser.add_argument("--warmup-epochs", type=int, default=2, help="epochs training the new last layer alone first")
     parser.add_argument("--augment", action="store_true", help="train with data augmentation (a separate run)")
-    parser.add_argument("--valid-fraction", type=float, default=0.2, help="share of train held out for validation")
     args = parser.parse_args()
     vision.apply_model_args(args)
     if args.demo:
@@ -44,14 +41,10 @@ def main():
         valid_fraction=args.valid_fraction, image_size=args.image_size, seed=args.seed, workers=args.workers,
         device=device)
 
-    predicted = result["scores"].argmax(1)
-    accuracy = float((predicted == result["labels"]).mean())
     title = f"fine-tuned {result['description']}{' + augmentation' if args.augment else ''}"
-    util.plot_confus_matrix(predicted, result["labels"], title=title, size=vision.confusion_size(name),
-                            class_names=result["class_names"], path=run.path("conf_finetune.png"))
+    accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"], result["test_files"],
+                                  result["class_names"], confusion="conf_finetune.png", predictions="predictions.csv")
     util.plot_curves(result["curves"], run.path("curves.png"), title=title)
-    vision.save_predictions(run.path("predictions.csv"), result["test_files"], result["labels"], predicted,
-                            result["class_names"])
     vision.save_classifier(run.path("model.pt"), result["model"], args.model, result["class_names"], result["prep"],
                            result["description"], augment=args.augment)
     run.finish({"test_accuracy": accuracy, "weights": result["description"], "augment": args.augment,

@@ -69,20 +69,19 @@ def main():
     args = parser.parse_args()
 
     if args.demo:
-        args.model = args.model or str(vision.demo_model_path())
-        if not Path(args.model).is_file():
-            util.fail(f"no demo model at {args.model}: run `python part1_pytorch/finetune.py --demo` first")
+        args.model = vision.demo_model(args.model)
         args.images = args.images or [str(Path(dataset.image_folder("demo_images", args.data_dir, demo=True)) / "test")]
     if not args.model or not args.images:
         util.fail("no model or no images given: pass a model file, then image files or folders (or use --demo)")
     util.set_seed(args.seed)
     model, meta = vision.load_any(args.model)
-    model.to(util.get_device(args.device))
+    device = util.get_device(args.device)
+    model.to(device)
     files = image_files(args.images)
     print(f"{meta['arch']} ({meta['kind']}, {meta['weights']}): {len(files)} images")
     if meta["kind"] == "svm":
         print("note: SVM scores are not calibrated; the probabilities are a softmax of its one-vs-rest scores")
-    probabilities = classify(model, meta, files, args.batch_size, util.get_device(args.device))
+    probabilities = classify(model, meta, files, args.batch_size, device)
     names = meta["class_names"]
     k = min(args.top_k, len(names))
     for file, row in zip(files, probabilities):

@@ -86,15 +86,19 @@ def read_lines(path) -> list[str]:
     return lines
 
 
-def write_predictions(predictor: text_models.TextPredictor, lines: list[str], output) -> None:
-    labels = predictor.probabilities(lines).argmax(axis=1)
+def write_labels(labels, classes: list[str], output) -> None:
+    """One 0/1 label per line into `output` (atomically), or onto stdout when output is None."""
     text = "".join(f"{label}\n" for label in labels)
     if output is None:
         sys.stdout.write(text)
         return
     with util.atomic_path(output) as tmp:
         tmp.write_text(text)
-    print(f"{len(lines)} predictions (0 = {predictor.classes[0]}, 1 = {predictor.classes[1]}) written to {output}")
+    print(f"{len(labels)} predictions (0 = {classes[0]}, 1 = {classes[1]}) written to {output}")
+
+
+def write_predictions(predictor: text_models.TextPredictor, lines: list[str], output) -> None:
+    write_labels(predictor.probabilities(lines).argmax(axis=1), predictor.classes, output)
 
 
 def build(name: str, settings: dict, vocab_words: list[str]):
@@ -165,7 +169,7 @@ def train_svm(args) -> dict:
     print(f"svm: C={c}, dev accuracy {dev:.4f}, test accuracy {test:.4f} ({seconds:.0f} s)")
     return {"model": "svm", "valid_accuracy": dev, "test_accuracy": test, "best_epoch": None,
             "seconds": round(seconds, 1), "settings": {"C": c, "features": "tf-idf word 1-2-grams"},
-            "parameters": int(svm.coef_.size + svm.intercept_.size), "svm": (vectorizer, svm)}
+            "parameters": int(svm.coef_.size + svm.intercept_.size), "svm": (vectorizer, svm, classes)}
 
 
 def write_comparison(results: list[dict], run, data_name: str) -> None:
@@ -191,16 +195,14 @@ def write_comparison(results: list[dict], run, data_name: str) -> None:
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    with util.atomic_path(run.path("comparison.png")) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    util._save_figure(fig, run.path("comparison.png"))
     plt.close(fig)
 
 
 def main(argv=None):
     args = parse_args(argv)
     util.use_threads(args.threads)
-    if not 0 < args.valid_fraction < 1:
-        util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
+    util.check_valid_fraction(args.valid_fraction)
     if args.all and args.predict:
         util.fail("--predict needs one model: drop --all and choose --model")
     if args.model_dir and not args.predict:
@@ -226,12 +228,8 @@ def main(argv=None):
             results.append(summary)
     if lines is not None:
         if args.model == "svm":
-            vectorizer, svm = results[0]["svm"]
-            predictions = svm.predict(vectorizer.transform(lines))
-            output = Path(args.output) if args.output else run.path("predictions.txt")
-            with util.atomic_path(output) as tmp:
-                tmp.write_text("".join(f"{p}\n" for p in predictions))
-            print(f"{len(lines)} predictions written to {output}")
+            vectorizer, svm, classes = results[0]["svm"]
+            write_labels(svm.predict(vectorizer.transform(lines)), classes, args.output or run.path("predictions.txt"))
         else:
             write_predictions(predictor, lines, args.output or run.path("predictions.txt"))
     for r in results:

@@ -363,8 +363,7 @@ def classifier_args(description: str, argv, tuned: dict, glove: dict | None = No
 
 def load_batches(args, name: str):
     """The train / valid / test iterators of dataset `name` (its demo stand-in with --demo)."""
-    if not 0 < args.valid_fraction < 1:
-        util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
+    util.check_valid_fraction(args.valid_fraction)
     print(f"loading {name}{' (demo data)' if args.demo else ''} ...")
     return dataset.load_text_iterators(name, args.batch_size, valid_fraction=args.valid_fraction, seed=args.seed,
                                        max_seq_len=getattr(args, "max_seq_len", None), data_dir=args.data_dir,

@@ -63,10 +63,7 @@ def visualize_model(model, data, class_names: list[str], prep: dict, path, title
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    util.add_common_args(parser, epochs=3, batch_size=32, lr=0.001)
-    vision.add_model_args(parser)
-    parser.add_argument("--head-lr", type=util.positive(float), default=0.01, help="learning rate of the new last layer")
-    parser.add_argument("--valid-fraction", type=float, default=0.2, help="share of train held out for validation")
+    vision.add_training_args(parser, epochs=3, head_lr=0.01)
     args = parser.parse_args()
     vision.apply_model_args(args)
     if args.demo:
@@ -78,15 +75,12 @@ def main():
     metrics, curves = {}, {}
     for scenario in SCENARIOS:
         result = train_model(scenario, args, device)
-        predicted = result["scores"].argmax(1)
-        accuracy = float((predicted == result["labels"]).mean())
         title = f"{scenario}: {result['description']}"
         visualize_model(result["model"], result["valid"], result["class_names"], result["prep"],
                         run.path(f"visualize_{scenario}.png"), title)
-        util.plot_confus_matrix(predicted, result["labels"], title=title, size=vision.confusion_size(name),
-                                class_names=result["class_names"], path=run.path(f"conf_{scenario}.png"))
-        vision.save_predictions(run.path(f"predictions_{scenario}.csv"), result["test_files"], result["labels"],
-                                predicted, result["class_names"])
+        accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"],
+                                      result["test_files"], result["class_names"], confusion=f"conf_{scenario}.png",
+                                      predictions=f"predictions_{scenario}.csv")
         vision.save_classifier(run.path(f"{scenario}_model.pt"), result["model"], args.model, result["class_names"],
                                result["prep"], result["description"], scenario=scenario)
         curves.update({f"{scenario} {key}": values for key, values in result["curves"].items()})

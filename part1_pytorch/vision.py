@@ -33,6 +33,16 @@ CONFUSION_SIZE = {"faces": 9, "caltech101": 9}  # the course shows the first 9 c
 
 # --------------------------------------------------------------------------- command line
 
+def add_training_args(parser: argparse.ArgumentParser, *, epochs: int, head_lr: float) -> None:
+    """The options finetune.py and transfer_learning.py share: the common ones, add_model_args's, --head-lr and
+    --valid-fraction."""
+    util.add_common_args(parser, epochs=epochs, batch_size=32, lr=0.001)
+    add_model_args(parser)
+    parser.add_argument("--head-lr", type=util.positive(float), default=head_lr,
+                        help="learning rate of the new last layer")
+    parser.add_argument("--valid-fraction", type=float, default=0.2, help="share of train held out for validation")
+
+
 def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", dataset_name: str = "hymenoptera",
                    workers: int = 1) -> None:
     """--dataset, --group, --model, --weights, --image-size, --workers, --threads (shared by the vision scripts)."""
@@ -71,9 +81,12 @@ def apply_model_args(args: argparse.Namespace) -> None:
     util.use_threads(args.threads)
 
 
-def demo_model_path(script: str = "finetune") -> Path:
-    """Where `<script>.py --demo` saves its model (predict.py and export.py --demo use it)."""
-    return util.default_run_dir(script, "demo_images", DEMO_MODEL) / "model.pt"
+def demo_model(model: str | None) -> str:
+    """The model predict.py and export.py use with --demo: the one given, else the one `finetune.py --demo` saved."""
+    model = model or str(util.default_run_dir("finetune", "demo_images", DEMO_MODEL) / "model.pt")
+    if not Path(model).is_file():
+        util.fail(f"no demo model at {model}: run `python part1_pytorch/finetune.py --demo` first")
+    return model
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -174,6 +187,15 @@ def save_svm(path: Path, backbone: nn.Module, arch: str, class_names: list[str],
     util.save_torch({"kind": "svm", "arch": arch, "class_names": list(class_names), "preprocessing": prep,
                      "weights": description, "pretrained_layout": backbone.pretrained_layout,
                      "backbone": backbone.state_dict(), "svm": svm}, path)
+
+
+def report_test(run: util.Run, dataset_name: str, title: str, predicted, labels, files: list[str],
+                class_names: list[str], *, confusion: str, predictions: str) -> float:
+    """Write the test split's confusion matrix and predictions CSV into the run folder; returns the accuracy."""
+    util.plot_confus_matrix(predicted, labels, title=title, size=confusion_size(dataset_name),
+                            class_names=class_names, path=run.path(confusion))
+    save_predictions(run.path(predictions), files, labels, predicted, class_names)
+    return float((predicted == labels).mean())
 
 
 def save_predictions(path: Path, files: list[str], labels, predicted, class_names: list[str]) -> None:
@@ -293,8 +315,7 @@ def image_splits(train_dir: Path, test_dir: Path, train_tf, eval_tf, valid_fract
 
     Each item is (image tensor (3, crop, crop), class index).
     """
-    if not 0 < valid_fraction < 1:
-        util.fail(f"--valid-fraction must be between 0 and 1 (got {valid_fraction}): the best epoch is chosen on it")
+    util.check_valid_fraction(valid_fraction)
     train_full = dataset.image_dataset(train_dir, train_tf)
     test = dataset.image_dataset(test_dir, eval_tf)
     if train_full.classes != test.classes:

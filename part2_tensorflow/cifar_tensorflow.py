@@ -98,8 +98,7 @@ def main():
     if parser.parse_known_args()[0].demo:
         parser.set_defaults(epochs=DEMO_EPOCHS)
     args = parser.parse_args()
-    if not 0 < args.valid_fraction < 1:
-        util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
+    util.check_valid_fraction(args.valid_fraction)
     if args.device == "cuda" and not tf.config.list_physical_devices("GPU"):
         util.fail("--device cuda was asked for but TensorFlow sees no GPU here: use --device cpu or auto")
 

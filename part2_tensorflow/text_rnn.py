@@ -352,8 +352,7 @@ def check_args(args) -> None:
     if args.embeddings == "glove" and args.embedding_dim != 50:
         util.fail(f"--embeddings glove gives 50-d vectors but --embedding-dim is {args.embedding_dim}: "
                   f"add --embedding-dim 50")
-    if not 0 < args.valid_fraction < 1:
-        util.fail(f"--valid-fraction must be between 0 and 1, got {args.valid_fraction}")
+    util.check_valid_fraction(args.valid_fraction)
 
 
 def run(args, dataset_name: str, hp: dict, script: str) -> dict:
