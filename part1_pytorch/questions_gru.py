@@ -1,6 +1,6 @@
 """Questions: TREC question type, 50 fine labels, classified by a GRU (part 1, PyTorch).
 
-Embedding -> one GRU layer -> linear, trained with Adam and gradient clipping; the epoch with
+Embedding -> one bidirectional GRU layer -> linear, trained with Adam and gradient clipping; the epoch with
 the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit.
 The embeddings start from GloVe 6B vectors (`--embeddings random`
 learns them from scratch). The defaults below are the tuned settings.
@@ -12,9 +12,11 @@ import text_models
 import util
 
 TUNED = dict(unit="gru", epochs=20, batch_size=32, lr=5e-3, embedding_dim=100, hidden_dim=256, dropout=0.3,
-             max_seq_len=None, max_vocab=None, min_freq=1, embeddings="glove", pooling="max")
-# Max pooling over the outputs was chosen on the validation split (LSTM, seeds 0 and 1: 81.4% and 83.7% against
-# 81.0% and 81.9% for the last state).
+             max_seq_len=None, max_vocab=None, min_freq=1, embeddings="glove", pooling="max",
+             bidirectional=True)
+# Chosen on the validation split: max pooling over the outputs (LSTM, seeds 0 and 1: 81.4% and 83.7% against
+# 81.0% and 81.9% for the last state), then a bidirectional layer (mean over seeds 0-3: LSTM 84.2% against 83.3%,
+# GRU 82.9% against 82.3%).
 
 
 def main(argv=None):

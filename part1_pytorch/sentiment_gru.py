@@ -14,8 +14,10 @@ TUNED = dict(unit="gru", epochs=12, batch_size=64, lr=3e-3, embedding_dim=128, h
              max_seq_len=None, max_vocab=None, min_freq=2, pooling="max")
 # The LSTM's choice (128/128 beat 64/64 by 0.9 validation points over seeds 0-3); for the GRU, seed 0 agreed
 # (validation 78.0% against 77.0%).
-# GloVe knows rare words the random embeddings cannot learn: keep them, and train more gently.
-GLOVE = dict(min_freq=1, lr=2e-3)
+# GloVe knows rare words the random embeddings cannot learn: keep them, and train more gently. With GloVe a
+# bidirectional layer won on validation (mean over seeds 0-3: 79.1% against 78.0%; for the LSTM it made no
+# difference, 78.6% against 78.5%, so the LSTM stays one-directional).
+GLOVE = dict(min_freq=1, lr=2e-3, bidirectional=True)
 
 
 def main(argv=None):

@@ -41,11 +41,14 @@ class RNNClassifier(nn.Module):
     a batch never enters it: a sentence gets the same logits whatever it is batched with.
     pooling="last" classifies from the hidden state after the last real word (the course's model);
     pooling="max" from the element-wise maximum of the outputs over the real time steps, which
-    keeps evidence from the whole of a long document.
+    keeps evidence from the whole of a long document. bidirectional=True makes the one layer read
+    each text both ways (PyTorch's bidirectional=True): the features are the two directions' side by
+    side (B, 2H), and with pooling="last" the backward direction's "last" state is the one after the
+    first word.
     """
 
     def __init__(self, vocab_size: int, embedding_dim: int, hidden_dim: int, num_classes: int,
-                 unit: str = "lstm", dropout: float = 0.0, pooling: str = "last"):
+                 unit: str = "lstm", dropout: float = 0.0, pooling: str = "last", bidirectional: bool = False):
         super().__init__()
         if unit not in UNITS:
             raise ValueError(f"unknown recurrent unit {unit!r}: choose one of {', '.join(UNITS)}")
@@ -53,9 +56,9 @@ class RNNClassifier(nn.Module):
             raise ValueError(f"unknown pooling {pooling!r}: choose last or max")
         self.unit, self.pooling = unit, pooling
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.rnn = UNITS[unit](embedding_dim, hidden_dim)
+        self.rnn = UNITS[unit](embedding_dim, hidden_dim, bidirectional=bidirectional)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(hidden_dim, num_classes)
+        self.fc = nn.Linear(hidden_dim * (2 if bidirectional else 1), num_classes)
 
     def forward(self, sentence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """sentence: LongTensor (T, B); lengths: LongTensor (B,), each in 1..T. Returns logits (B, C)."""
@@ -65,7 +68,8 @@ class RNNClassifier(nn.Module):
         if self.pooling == "last":
             if self.unit == "lstm":
                 hidden = hidden[0]
-            features = hidden[-1]                                                # (B, H), in batch order
+            # (directions, B, H) in batch order -> (B, directions * H)
+            features = hidden.transpose(0, 1).reshape(hidden.shape[1], -1)
         else:
             padded, _ = pad_packed_sequence(outputs, padding_value=float("-inf"))  # (T', B, H)
             features = padded.max(dim=0).values
@@ -315,7 +319,7 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
                       embedding_dim: int, hidden_dim: int, dropout: float, max_seq_len: int | None,
                       max_vocab: int | None, min_freq: int, pooling: str = "last", clip: float = 5.0,
                       weight_decay: float = 0.0, embeddings: str = "random", freeze_embeddings: bool = False,
-                      time_limit: float | None = None) -> argparse.ArgumentParser:
+                      bidirectional: bool = False, time_limit: float | None = None) -> argparse.ArgumentParser:
     """The arguments of a <dataset>_<unit>.py script, with that script's tuned values as defaults."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -332,6 +336,8 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
     parser.add_argument("--hidden-dim", type=util.positive(int), default=hidden_dim, help="recurrent state size")
     parser.add_argument("--pooling", default=pooling, choices=["last", "max"],
                         help="classify from the last hidden state or the max over all outputs")
+    parser.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=bidirectional,
+                        help="the recurrent layer reads each text both ways (twice the work)")
     parser.add_argument("--dropout", type=float, default=dropout, help="dropout on embeddings and features")
     parser.add_argument("--max-seq-len", type=util.positive(int), default=max_seq_len,
                         help="truncate sentences to this many tokens")
@@ -381,7 +387,7 @@ def run_classifier(args, script: str, name: str) -> dict:
     embedding_dim = args.glove_dim if args.embeddings == "glove" else args.embedding_dim
     hyperparameters = {"vocab_size": len(vocab_words), "embedding_dim": embedding_dim,
                        "hidden_dim": args.hidden_dim, "num_classes": len(classes), "unit": args.unit,
-                       "dropout": args.dropout, "pooling": args.pooling}
+                       "dropout": args.dropout, "pooling": args.pooling, "bidirectional": args.bidirectional}
     util.set_seed(args.seed)
     model = RNNClassifier(**hyperparameters)
     glove_found = None

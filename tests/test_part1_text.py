@@ -66,9 +66,10 @@ def test_batches_are_sequence_first_padded_and_deterministic(data_dir):
 
 @pytest.mark.parametrize("unit", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("pooling", ["last", "max"])
-def test_padding_never_changes_the_output(unit, pooling):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_never_changes_the_output(unit, pooling, bidirectional):
     torch.manual_seed(0)
-    model = text_models.RNNClassifier(30, 8, 12, 3, unit=unit, pooling=pooling).eval()
+    model = text_models.RNNClassifier(30, 8, 12, 3, unit=unit, pooling=pooling, bidirectional=bidirectional).eval()
     lengths = torch.tensor([6, 2, 4, 1])
     sentence = torch.randint(2, 30, (6, 4))
     sentence[torch.arange(6).unsqueeze(1) >= lengths] = 0
@@ -80,6 +81,21 @@ def test_padding_never_changes_the_output(unit, pooling):
     noisy = sentence.clone()
     noisy[torch.arange(6).unsqueeze(1) >= lengths] = 7
     torch.testing.assert_close(model(noisy, lengths), batched)
+
+
+@pytest.mark.parametrize("unit", ["lstm", "gru"])
+def test_bidirectional_last_state_is_forward_end_and_backward_start(unit):
+    torch.manual_seed(0)
+    model = text_models.RNNClassifier(30, 8, 12, 3, unit=unit, bidirectional=True).eval()
+    captured = {}
+    model.fc.register_forward_hook(lambda module, inputs, output: captured.update(features=inputs[0]))
+    sentence, lengths = torch.randint(2, 30, (5, 2)), torch.tensor([5, 3])
+    sentence[3:, 1] = 0
+    model(sentence, lengths)
+    for column, n in enumerate(lengths.tolist()):
+        outputs, _ = model.rnn(model.embedding(sentence[:n, column:column + 1]))  # (n, 1, 2H), unpadded
+        expected = torch.cat([outputs[-1, 0, :12], outputs[0, 0, 12:]])
+        torch.testing.assert_close(captured["features"][column], expected, atol=1e-6, rtol=1e-5)
 
 
 def test_gradients_reach_every_parameter():
