@@ -392,7 +392,7 @@ def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix"
                             color="white" if shown[i, j] > 0.5 else "black")
     fig.tight_layout()
     if path is not None:
-        _save_figure(fig, path)
+        save_figure(fig, path)
     plt.close(fig)
     return shown
 
@@ -415,14 +415,15 @@ def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
-def _save_figure(fig, path) -> None:
+def save_figure(fig, path, dpi: int = 110) -> None:
+    """Write a matplotlib figure atomically, in the format its suffix names (png by default)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi)
 
 
 # --------------------------------------------------------------------------- the group table

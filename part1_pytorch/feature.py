@@ -125,8 +125,7 @@ def main():
     train_x, train_y, classes, _, train_timing = cached_features(args, model, train_dir, prep, cache_dir, device, "train")
     test_x, test_y, test_classes, test_paths, test_timing = cached_features(args, model, test_dir, prep, cache_dir,
                                                                             device, "test")
-    if classes != test_classes:
-        util.fail(f"{train_dir} and {test_dir} have different class folders: give both the same classes")
+    vision.check_same_classes(train_dir, classes, test_dir, test_classes)
 
     search = choose_svm(train_x, train_y, args.svm, args.folds, args.seed)
     chosen = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}

@@ -315,11 +315,6 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
-    with util.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-
-
 def save_image(image: torch.Tensor, path: Path) -> None:
     with util.atomic_path(path) as tmp:
         to_pil(image).save(tmp, format="PNG")
@@ -341,7 +336,7 @@ def plot_image_grid(panels: list[list[tuple[str, torch.Tensor] | None]], path: P
                 ax.set_title(panel[0], fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    util.save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -358,7 +353,7 @@ def plot_losses(curves: dict[str, list[float]], path: Path, title: str) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    util.save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

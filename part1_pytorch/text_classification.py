@@ -195,7 +195,7 @@ def write_comparison(results: list[dict], run, data_name: str) -> None:
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    util._save_figure(fig, run.path("comparison.png"))
+    util.save_figure(fig, run.path("comparison.png"))
     plt.close(fig)
 
 

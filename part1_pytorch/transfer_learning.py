@@ -56,7 +56,7 @@ def visualize_model(model, data, class_names: list[str], prep: dict, path, title
         ax.set_title(f"predicted: {class_names[guess]}\ntrue: {class_names[truth]}", color=colour, fontsize=9)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    util._save_figure(fig, path)
+    util.save_figure(fig, path)
     plt.close(fig)
 
 

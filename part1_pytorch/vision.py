@@ -310,6 +310,11 @@ def canonical_name(name: str) -> str:
     return name
 
 
+def check_same_classes(train_dir: Path, train_classes: list[str], test_dir: Path, test_classes: list[str]) -> None:
+    if train_classes != test_classes:
+        util.fail(f"{train_dir} and {test_dir} have different class folders: give both the same classes")
+
+
 def image_splits(train_dir: Path, test_dir: Path, train_tf, eval_tf, valid_fraction: float, seed: int):
     """ImageFolder datasets (train, valid, test); valid is a stratified part of train with eval_tf.
 
@@ -318,8 +323,7 @@ def image_splits(train_dir: Path, test_dir: Path, train_tf, eval_tf, valid_fract
     util.check_valid_fraction(valid_fraction)
     train_full = dataset.image_dataset(train_dir, train_tf)
     test = dataset.image_dataset(test_dir, eval_tf)
-    if train_full.classes != test.classes:
-        util.fail(f"{train_dir} and {test_dir} have different class folders: give both the same classes")
+    check_same_classes(train_dir, train_full.classes, test_dir, test.classes)
     keep, held_out = dataset.stratified_split(np.asarray(train_full.targets), valid_fraction, seed)
     valid_full = dataset.image_dataset(train_dir, eval_tf)
     return Subset(train_full, keep), Subset(valid_full, held_out), test

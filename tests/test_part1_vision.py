@@ -255,6 +255,19 @@ def test_unreadable_image_fails_cleanly(env, finetuned, tmp_path):
     assert "cannot read" in error_line(result) and "broken.jpg" in error_line(result)
 
 
+@pytest.mark.parametrize("script", ["feature.py", "finetune.py"])
+def test_train_and_test_with_other_classes_fail_cleanly(env, tmp_path, script):
+    from PIL import Image
+    for split, classes in (("train", ("ants", "bees")), ("test", ("ants", "wasps"))):
+        for name in classes:
+            (tmp_path / "data" / split / name).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (40, 40), (60 * i, 90, 120)).save(tmp_path / "data" / split / name / f"{i}.png")
+    result = run(script, "--dataset", tmp_path / "data", "--model", "squeezenet1_1", "--weights", "none", *FAST,
+                 "--results-dir", tmp_path / "results", env=env, expect=2)
+    assert "different class folders" in error_line(result)
+
+
 def test_weights_for_another_architecture_fail_cleanly(env, tmp_path):
     model, _ = pretrained.build_model("squeezenet1_1", "none")
     torch.save(model.state_dict(), tmp_path / "squeezenet.pth")
