@@ -11,7 +11,9 @@ import text_models
 import util
 
 TUNED = dict(unit="gru", epochs=10, batch_size=64, lr=3e-3, embedding_dim=64, hidden_dim=64, dropout=0.3,
-             max_seq_len=150, max_vocab=30000, min_freq=2, pooling="max")
+             max_seq_len=300, max_vocab=30000, min_freq=2, pooling="max")
+# 300 tokens instead of 150 won on validation for the GRU (mean over seeds 0-3: 98.84% against 98.52%, no seed
+# worse); for the LSTM they tied (98.07% both), so spam_lstm.py keeps 150, at half the time.
 GLOVE = dict(min_freq=1)
 
 
