@@ -8,8 +8,8 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/newsgroups_lstm.py --demo
     python part2_tensorflow/predict.py --model-dir results/tf_newsgroups_lstm/newsgroups_lstm/model --text "..."
 
-Measured with these defaults, seed 0, on 2 CPU cores shared with other jobs: test accuracy
-71.55% (best epoch 8 of 8; 829 s). With --max-seq-len 200 --epochs 6 (the GRU's settings): validation
+Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
+71.55% (best epoch 8 of 8; 196 s). With --max-seq-len 200 --epochs 6 (the GRU's settings): validation
 84.45% against 86.22% here, test 70.82%.
 """
 import text_rnn

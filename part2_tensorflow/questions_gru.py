@@ -8,8 +8,8 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/questions_gru.py --demo
     python part2_tensorflow/predict.py --model-dir results/tf_questions_gru/questions_gru/model --text "..."
 
-Measured with these defaults, seed 0, on 2 CPU cores shared with other jobs: test accuracy
-76.21% (best epoch 11 of 20; 150 s).
+Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
+76.21% (best epoch 11 of 20; 29 s).
 """
 import text_rnn
 import util

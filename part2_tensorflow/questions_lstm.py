@@ -8,8 +8,8 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/questions_lstm.py --demo
     python part2_tensorflow/predict.py --model-dir results/tf_questions_lstm/questions_lstm/model --text "..."
 
-Measured with these defaults, seed 0, on 2 CPU cores shared with other jobs: test accuracy
-75.87% (best epoch 14 of 20; 163 s).
+Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
+75.87% (best epoch 14 of 20; 23 s).
 """
 import text_rnn
 import util

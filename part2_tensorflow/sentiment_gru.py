@@ -8,8 +8,8 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/sentiment_gru.py --demo
     python part2_tensorflow/predict.py --model-dir results/tf_sentiment_gru/sentiment_gru/model --text "..."
 
-Measured with these defaults, seed 0, on 2 CPU cores shared with other jobs: test accuracy
-76.26% (best epoch 4 of 8; 135 s).
+Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
+76.26% (best epoch 4 of 8; 41 s).
 """
 import text_rnn
 import util

@@ -8,8 +8,8 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/sentiment_lstm.py --demo
     python part2_tensorflow/predict.py --model-dir results/tf_sentiment_lstm/sentiment_lstm/model --text "..."
 
-Measured with these defaults, seed 0, on 2 CPU cores shared with other jobs: test accuracy
-75.96% (best epoch 3 of 8 on validation; 150 s).
+Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
+75.96% (best epoch 3 of 8 on validation; 36 s).
 """
 import text_rnn
 import util

@@ -8,8 +8,8 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/spam_lstm.py --demo
     python part2_tensorflow/predict.py --model-dir results/tf_spam_lstm/spam_lstm/model --text "..."
 
-Measured with these defaults, seed 0, on 2 CPU cores shared with other jobs: test accuracy
-97.99% (best epoch 9 of 10; 565 s).
+Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
+97.99% (best epoch 9 of 10; 95 s).
 """
 import text_rnn
 import util
