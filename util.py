@@ -56,12 +56,15 @@ def run_main(main: Callable[[], Any]) -> None:
 
 # --------------------------------------------------------------------------- arguments
 
+# Ends help texts that already explain their default: "%(default).0s" prints nothing but tells
+# ArgumentDefaultsHelpFormatter not to append "(default: None)".
+QUIET_DEFAULT = "%(default).0s"
+
+
 def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batch_size: int | None = None,
                     lr: float | None = None, seed: int = 0) -> argparse.ArgumentParser:
     """The options every script shares (see README, "Run conventions")."""
-    # "%(default).0s" prints nothing but tells ArgumentDefaultsHelpFormatter not to append "(default: None)"
-    # to help texts that already explain their default.
-    quiet = "%(default).0s"
+    quiet = QUIET_DEFAULT
     parser.add_argument("--seed", type=int, default=seed, help="random seed")
     parser.add_argument("--epochs", type=positive(int), default=epochs,
                         help="training epochs" if epochs is not None else f"training epochs (default: set by the script){quiet}")
@@ -90,7 +93,7 @@ def add_threads_arg(parser: argparse.ArgumentParser, default: int | None = None,
     """--threads N: how many CPU threads `library` may use; default None leaves the library's own choice."""
     text = f"{library} CPU threads" + (f" ({why})" if why else "")
     if default is None:
-        text += f"; when not given: {library}'s own choice%(default).0s"
+        text += f"; when not given: {library}'s own choice{QUIET_DEFAULT}"
     parser.add_argument("--threads", type=positive(int), default=default, help=text)
 
 

@@ -73,9 +73,11 @@ def extract(model, data, device, desc: str) -> tuple[np.ndarray, np.ndarray, dic
     return torch.cat(features).numpy(), torch.cat(labels).numpy(), timing
 
 
-def cached_features(args, model, split_dir: Path, prep: dict, cache_dir: Path, device, desc: str):
-    """Features of one split from the cache, or extracted and cached. Returns (features, labels, classes, paths, timing)."""
-    images = dataset.image_dataset(split_dir, vision.eval_transform(prep))
+def cached_features(args, model, split_dir: Path, images, prep: dict, cache_dir: Path, device, desc: str):
+    """Features of one split (`images`, the ImageFolder of split_dir) from the cache, or extracted and cached.
+
+    Returns (features, labels, classes, paths, timing).
+    """
     path = cache_dir / f"{args.model}-{cache_key(args, split_dir, images.samples, prep)}.npz"
     if path.exists():
         print(f"{desc}: features from cache {path}")
@@ -122,10 +124,13 @@ def main():
     cache_dir = Path(args.cache_dir) if args.cache_dir else util.RESULTS_ROOT / ".feature_cache"
     print(f"{description}: {dim} features per image, input {prep['crop']}x{prep['crop']}")
 
-    train_x, train_y, classes, _, train_timing = cached_features(args, model, train_dir, prep, cache_dir, device, "train")
-    test_x, test_y, test_classes, test_paths, test_timing = cached_features(args, model, test_dir, prep, cache_dir,
-                                                                            device, "test")
-    vision.check_same_classes(train_dir, classes, test_dir, test_classes)
+    # Classes are checked first: extracting a split can take minutes, a mismatch should not wait for it.
+    train_images, test_images = (dataset.image_dataset(d, vision.eval_transform(prep)) for d in (train_dir, test_dir))
+    vision.check_same_classes(train_dir, train_images.classes, test_dir, test_images.classes)
+    train_x, train_y, classes, _, train_timing = cached_features(args, model, train_dir, train_images, prep, cache_dir,
+                                                                 device, "train")
+    test_x, test_y, _, test_paths, test_timing = cached_features(args, model, test_dir, test_images, prep, cache_dir,
+                                                                 device, "test")
 
     search = choose_svm(train_x, train_y, args.svm, args.folds, args.seed)
     chosen = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}

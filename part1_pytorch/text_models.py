@@ -71,7 +71,7 @@ class RNNClassifier(nn.Module):
             # (directions, B, H) in batch order -> (B, directions * H)
             features = hidden.transpose(0, 1).reshape(hidden.shape[1], -1)
         else:
-            padded, _ = pad_packed_sequence(outputs, padding_value=float("-inf"))  # (T', B, H)
+            padded, _ = pad_packed_sequence(outputs, padding_value=float("-inf"))  # (T', B, directions * H)
             features = padded.max(dim=0).values
         return self.fc(self.dropout(features))
 

@@ -266,6 +266,7 @@ def test_train_and_test_with_other_classes_fail_cleanly(env, tmp_path, script):
     result = run(script, "--dataset", tmp_path / "data", "--model", "squeezenet1_1", "--weights", "none", *FAST,
                  "--results-dir", tmp_path / "results", env=env, expect=2)
     assert "different class folders" in error_line(result)
+    assert "extracting" not in result.stdout  # found before any image went through the network
 
 
 def test_weights_for_another_architecture_fail_cleanly(env, tmp_path):
