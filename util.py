@@ -66,8 +66,13 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     """The options every script shares (see README, "Run conventions")."""
     quiet = QUIET_DEFAULT
     parser.add_argument("--seed", type=int, default=seed, help="random seed")
-    parser.add_argument("--epochs", type=positive(int), default=epochs,
-                        help="training epochs" if epochs is not None else f"training epochs (default: set by the script){quiet}")
+    if epochs == 0:  # nothing trains by epochs here: the option is accepted, and says it does nothing
+        parser.add_argument("--epochs", type=int, default=0,
+                            help=f"not used: this script trains nothing by epochs{quiet}")
+    else:
+        parser.add_argument("--epochs", type=positive(int), default=epochs,
+                            help="training epochs" if epochs is not None
+                            else f"training epochs (default: set by the script){quiet}")
     if batch_size is not None:
         parser.add_argument("--batch-size", type=int, default=batch_size, help="minibatch size")
     if lr is not None:

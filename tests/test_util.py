@@ -108,6 +108,16 @@ def test_positive_argument_type():
             parse(bad)
 
 
+def test_common_args_say_when_epochs_are_not_used():
+    training = util.add_common_args(argparse.ArgumentParser(), epochs=5)
+    assert training.parse_args([]).epochs == 5
+    with pytest.raises(SystemExit):
+        training.parse_args(["--epochs", "0"])
+    inference = util.add_common_args(argparse.ArgumentParser(), epochs=0)
+    assert "not used" in inference.format_help()
+    assert "not used" not in training.format_help()
+
+
 def test_run_main_turns_user_errors_into_one_line_and_exit_2(tmp_path):
     script = tmp_path / "s.py"
     script.write_text("import util\n"
