@@ -14,6 +14,9 @@ Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU
 import text_rnn
 import util
 
+# The LSTM's settings, kept after trying the GRU's own on validation (mean of seeds 0-4: 76.1%): sizes 64
+# (76.4%, its gain all from seed 2), and over seeds 0-2 (75.9%) learning rate 0.002 (76.0%), word dropout 0.3
+# (76.2%) and batch 32 (76.3%).
 HYPERPARAMETERS = dict(
     embedding_dim=128,
     hidden_dim=128,
