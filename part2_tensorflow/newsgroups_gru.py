@@ -17,11 +17,11 @@ import util
 HYPERPARAMETERS = dict(
     embedding_dim=128,
     hidden_dim=128,
-    max_seq_len=200,
+    max_seq_len=300,  # with 10 epochs; validation, seeds 0 / 1: 90.5% / 87.2% against 89.1% / 84.0% at 200 and 6
     min_freq=2,
     batch_size=64,
     lr=0.002,
-    epochs=6,
+    epochs=10,
     word_dropout=0.1,
     dropout=0.3,
     reverse=True,
