@@ -39,6 +39,9 @@ def parse_args():
                         help="epochs of each two-layer network of the grid (--epochs: of each CNN)")
     util.add_common_args(parser, epochs=CNN_SETTINGS["epochs"], batch_size=100, lr=1e-3)
     util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
+    parser.epilog = f"With --demo both epoch defaults are {DEMO_EPOCHS}."
+    if parser.parse_known_args()[0].demo:  # the demo's defaults; options given explicitly still win
+        parser.set_defaults(epochs=DEMO_EPOCHS, softmax_epochs=DEMO_EPOCHS)
     return parser.parse_args()
 
 
@@ -105,9 +108,8 @@ def main():
     run = util.start_run(args, "digit_classification", name)
     data = load_splits(args)
     print(f"{name}: {len(data['X_train'])} train, {len(data['X_val'])} validation, {len(data['X_test'])} test images")
-    softmax_settings = {**SOFTMAX_SETTINGS, "lr": args.lr,
-                        "epochs": DEMO_EPOCHS if args.demo else args.softmax_epochs}
-    cnn_settings = {**CNN_SETTINGS, "epochs": DEMO_EPOCHS if args.demo else args.epochs, "lr": args.lr}
+    softmax_settings = {**SOFTMAX_SETTINGS, "lr": args.lr, "epochs": args.softmax_epochs}
+    cnn_settings = {**CNN_SETTINGS, "epochs": args.epochs, "lr": args.lr}
     dtype, seed = np.float32, args.seed
 
     with threadpool_limits(limits=args.threads, user_api="blas"):

@@ -39,6 +39,9 @@ def parse_args():
                         help="images per split on which BLEU is computed")
     util.add_common_args(parser, epochs=10, batch_size=100, lr=5e-3)
     util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
+    parser.epilog = "With --demo the defaults are " + ", ".join(f"{k}={v}" for k, v in DEMO.items()) + "."
+    if parser.parse_known_args()[0].demo:  # the demo's defaults; options given explicitly still win
+        parser.set_defaults(**DEMO)
     return parser.parse_args()
 
 
@@ -77,8 +80,6 @@ def evaluate(model, data, args, rng):
 def train_and_report(args):
     if args.demo:
         data, name = dataset.demo_captions(), "demo_captions"
-        args.epochs, args.lr, args.wordvec_dim, args.hidden_dim = (DEMO[key] for key in
-                                                                   ("epochs", "lr", "wordvec_dim", "hidden_dim"))
     else:
         data = load_coco_data(dataset.data_root(args.data_dir) / "coco_captioning", max_train=args.max_train)
         name = "coco_captioning"

@@ -57,6 +57,17 @@ def test_digit_classification_demo(tmp_path):
     assert (tmp_path / "demo_digits").is_dir()       # demo data generated under COURSE_DATA_DIR
 
 
+@pytest.mark.parametrize("script, options, expected", [
+    ("digit_classification.py", ["--epochs", "1", "--softmax-epochs", "1"], {"epochs": 1, "softmax_epochs": 1}),
+    ("image_captioning.py", ["--epochs", "3"], {"epochs": 3}),
+])
+def test_demo_changes_defaults_but_explicit_options_win(tmp_path, script, options, expected):
+    out = tmp_path / "out"
+    result = run(script, "--demo", *options, "--results-dir", out, data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {key: metrics(out)[key] for key in expected} == expected
+
+
 def test_digit_classification_reports_missing_data(tmp_path):
     result = run("digit_classification.py", "--dataset", "fashion_mnist", "--results-dir", tmp_path / "out",
                  data_dir=tmp_path / "empty")
