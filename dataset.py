@@ -389,10 +389,7 @@ TEXT_READERS = {"sentiment": _texts_sentiment, "spam": _texts_spam, "questions":
 
 
 def write_text_csv(path: Path, rows) -> None:
-    with util.atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["sentence", "label"])
-        writer.writerows(rows)
+    util.save_csv(path, ["sentence", "label"], rows)
 
 
 # ---- images

@@ -86,7 +86,22 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="run on the generated demo data")
     parser.add_argument("--only", default=None, help="run only the scripts whose path contains this text")
     parser.add_argument("--data-dir", default=None, help="root of the prepared datasets")
+    parser.add_argument("--seed", type=int, default=None, help="passed on to every script (default: their own, 0)")
+    parser.add_argument("--epochs", type=util.positive(int), default=None,
+                        help="passed on to every script (default: each script's own number; scripts that train "
+                             "nothing by epochs ignore it)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                        help="passed on to every script (default: auto, CUDA when available)")
+    parser.add_argument("--results-dir", default=None,
+                        help="root of every script's run folders instead of results/ (sets $COURSE_RESULTS_DIR)")
     args = parser.parse_args()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if args.results_dir:
+        util.RESULTS_ROOT = Path(args.results_dir).resolve()
+        env["COURSE_RESULTS_DIR"] = str(util.RESULTS_ROOT)
+    passed_on = [item for option, value in (("--data-dir", args.data_dir), ("--seed", args.seed),
+                                            ("--epochs", args.epochs), ("--device", args.device))
+                 if value is not None for item in (option, str(value))]
 
     rows = []
     started_all = time.time()
@@ -104,12 +119,10 @@ def main() -> None:
                 rows.append((label, "no data", 0.0, []))
                 continue
         extra = [a.replace("{results}", str(util.RESULTS_ROOT)) for a in extra]
-        command = [sys.executable, str(util.REPO_ROOT / script)] + (["--demo"] if args.demo else []) + extra
-        if args.data_dir:
-            command += ["--data-dir", args.data_dir]
+        command = [sys.executable, str(util.REPO_ROOT / script)] + (["--demo"] if args.demo else []) + extra + passed_on
         print(f"\n[{number}/{len(steps)}] {' '.join(command[1:])}", flush=True)
         started = time.time()
-        code = subprocess.call(command, cwd=util.REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        code = subprocess.call(command, cwd=util.REPO_ROOT, env=env)
         seconds = time.time() - started
         rows.append((label, "ok" if code == 0 else f"FAILED (exit {code})", seconds, _new_metrics(started)))
 

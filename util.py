@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import random
@@ -62,9 +63,18 @@ QUIET_DEFAULT = "%(default).0s"
 
 
 def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batch_size: int | None = None,
-                    lr: float | None = None, seed: int = 0) -> argparse.ArgumentParser:
-    """The options every script shares (see README, "Run conventions")."""
+                    lr: float | None = None, seed: int = 0, results_help: str | None = None,
+                    demo_help: str | None = None, unused: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The options every script shares (see README, "Run conventions").
+
+    epochs=0: the script trains nothing by epochs. results_help, demo_help: what --results-dir and --demo mean
+    where they are not a training run's folder and its demo data. unused: "data_dir" and/or "device", accepted (so that one command line suits every
+    script, as run_all.py passes them on) but meaningless here; their help says so.
+    """
     quiet = QUIET_DEFAULT
+    unknown = set(unused) - {"data_dir", "device"}
+    if unknown:
+        raise ValueError(f"add_common_args: unused= takes data_dir and device, not {sorted(unknown)}")
     parser.add_argument("--seed", type=int, default=seed, help="random seed")
     if epochs == 0:  # nothing trains by epochs here: the option is accepted, and says it does nothing
         parser.add_argument("--epochs", type=int, default=0,
@@ -74,18 +84,20 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
                             help="training epochs" if epochs is not None
                             else f"training epochs (default: set by the script){quiet}")
     if batch_size is not None:
-        parser.add_argument("--batch-size", type=int, default=batch_size, help="minibatch size")
+        parser.add_argument("--batch-size", type=positive(int), default=batch_size, help="minibatch size")
     if lr is not None:
         parser.add_argument("--lr", type=float, default=lr, help="learning rate")
     parser.add_argument("--data-dir", default=None,
-                        help=f"root of the prepared datasets (default: $COURSE_DATA_DIR or data/){quiet}")
+                        help=f"not used: this script reads no dataset{quiet}" if "data_dir" in unused
+                        else f"root of the prepared datasets (default: $COURSE_DATA_DIR or data/){quiet}")
     parser.add_argument("--results-dir", default=None,
-                        help="write this run's outputs directly into this folder "
-                             f"(default: results/<script>/<dataset>[_<model>]/){quiet}")
+                        help=(results_help or "write this run's outputs directly into this folder "
+                              "(default: results/<script>/<dataset>[_<model>]/)") + quiet)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="auto: CUDA when available, else CPU")
+                        help="not used: this script runs on the CPU" if "device" in unused
+                        else "auto: CUDA when available, else CPU")
     parser.add_argument("--demo", action="store_true",
-                        help=f"use the small generated demo data (no download) and few epochs{quiet}")
+                        help=(demo_help or "use the small generated demo data (no download) and few epochs") + quiet)
     return parser
 
 
@@ -212,6 +224,14 @@ def save_json(obj: Any, path: str | os.PathLike) -> None:
         tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
+def save_csv(path: str | os.PathLike, header: list[str], rows) -> None:
+    """A CSV file with a header row, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
@@ -298,6 +318,15 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
             "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
     print(f"run folder: {directory}")
     return Run(directory, info, archive)
+
+
+def save_prediction_run(args: argparse.Namespace, script: str, header: list[str], rows: list, info: dict) -> None:
+    """With --results-dir, a prediction script keeps what it printed: predictions.csv and metrics.json there."""
+    if not args.results_dir:
+        return
+    run = start_run(args, script, "predictions")
+    save_csv(run.path("predictions.csv"), header, rows)
+    run.finish({"predictions": len(rows), **info})
 
 
 def run_metrics(root: Path | None = None) -> list[tuple[Path, dict]]:

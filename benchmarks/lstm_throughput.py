@@ -56,6 +56,8 @@ def worker_tensorflow(args) -> dict:
     sys.path.insert(0, str(REPO / "part2_tensorflow"))
     import tensorflow as tf
     import text_rnn
+    from tf_training import use_device
+    use_device("cpu")  # a CPU benchmark on both sides, even where TensorFlow would pick a GPU
     util.use_threads(args.threads, "tensorflow")
     tf.random.set_seed(args.seed)
     model = text_rnn.TextRNN(args.vocab_size, args.num_classes, args.embedding_dim, args.hidden_dim, "lstm")
@@ -91,19 +93,17 @@ WORKERS = {"tensorflow": worker_tensorflow, "pytorch": worker_torch}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--vocab-size", type=util.positive(), default=20000)
-    parser.add_argument("--embedding-dim", type=util.positive(), default=128)
-    parser.add_argument("--hidden-dim", type=util.positive(), default=128)
-    parser.add_argument("--num-classes", type=util.positive(), default=2)
-    parser.add_argument("--batch-size", type=util.positive(), default=64)
+    parser.add_argument("--vocab-size", type=util.positive(), default=20000, help="vocabulary size V")
+    parser.add_argument("--embedding-dim", type=util.positive(), default=128, help="embedding size E")
+    parser.add_argument("--hidden-dim", type=util.positive(), default=128, help="hidden size H")
+    parser.add_argument("--num-classes", type=util.positive(), default=2, help="classes C")
     parser.add_argument("--seq-len", type=util.positive(), default=50, help="longest sequence; lengths in [T/2, T]")
     parser.add_argument("--steps", type=util.positive(), default=30, help="timed training steps")
     parser.add_argument("--warmup", type=util.positive(), default=3, help="untimed steps first")
     util.add_threads_arg(parser, 2, library="torch and TensorFlow", why="each, in its own process")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--demo", action="store_true", help="3 small steps: shows that it runs, measures nothing")
-    parser.add_argument("--results-dir", default=None,
-                        help="folder for metrics.json (default: results/lstm_throughput/random_tokens_lstm/)")
+    util.add_common_args(parser, epochs=0, batch_size=64, unused=("data_dir", "device"),
+                         results_help="folder for metrics.json (default: results/lstm_throughput/random_tokens_lstm/)",
+                         demo_help="3 small steps: shows that it runs, measures nothing")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.demo:  # applied in the workers too: they receive the same arguments

@@ -1,6 +1,6 @@
 """Export a saved model to TorchScript, by tracing and by scripting, and check both on an example batch.
 
-Writes <model>.traced.pt and <model>.scripted.pt beside the model; each holds the class names and
+Writes <model>.traced.pt and <model>.scripted.pt beside the model (or into --results-dir); each holds the class names and
 preprocessing (as the extra file meta.json), so predict.py and C++ / mobile runtimes can use it alone.
 Both exports must reproduce the original model's outputs to 1e-5 on the example batch.
 
@@ -34,7 +34,9 @@ def main():
     parser.add_argument("model", nargs="?", default=None,
                         help="model.pt saved by finetune.py, transfer_learning.py or feature.py "
                              "(default with --demo: the model of finetune.py --demo)")
-    util.add_common_args(parser, epochs=0, batch_size=4)
+    util.add_common_args(parser, epochs=0, batch_size=4, unused=("data_dir", "device"),
+                         results_help="write the exports and export.json into this folder (default: beside the model)",
+                         demo_help="export the model of `finetune.py --demo`")
     args = parser.parse_args()
     if args.demo:
         args.model = vision.demo_model(args.model)
@@ -50,12 +52,13 @@ def main():
     with torch.inference_mode():
         expected = vision.scores_of(model(example))
 
+    out_dir = Path(args.results_dir) if args.results_dir else path.parent
     results = {}
     for method in ("traced", "scripted"):
         with torch.no_grad():
             exported = export(model, example, method)
             difference = (vision.scores_of(exported(example)) - expected).abs().max().item()
-        target = path.with_name(f"{path.stem}.{method}.pt")
+        target = out_dir / f"{path.stem}.{method}.pt"
         if difference > TOLERANCE:
             raise RuntimeError(f"{method} export differs from the model by {difference:.2e} > {TOLERANCE}")
         with util.atomic_path(target) as tmp:
@@ -67,7 +70,7 @@ def main():
         reloaded, _ = vision.load_any(info["file"])
         with torch.no_grad():
             info["reloaded_max_abs_difference"] = (vision.scores_of(reloaded(example)) - expected).abs().max().item()
-    util.save_json(results, path.with_name(f"{path.stem}.export.json"))
+    util.save_json(results, out_dir / f"{path.stem}.export.json")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,10 @@ def main():
                              "(default with --demo: the model of finetune.py --demo)")
     parser.add_argument("images", nargs="*", help="image files or folders (default with --demo: the demo test images)")
     parser.add_argument("--top-k", type=util.positive(int), default=3, help="classes shown per image")
-    util.add_common_args(parser, epochs=0, batch_size=16)
+    util.add_common_args(parser, epochs=0, batch_size=16,
+                         results_help="also write predictions.csv (each image's top-k classes) and metrics.json "
+                                      "into this folder (default: print only)",
+                         demo_help="classify the demo test images with the model of `finetune.py --demo`")
     args = parser.parse_args()
 
     if args.demo:
@@ -84,9 +87,14 @@ def main():
     probabilities = classify(model, meta, files, args.batch_size, device)
     names = meta["class_names"]
     k = min(args.top_k, len(names))
+    rows = []
     for file, row in zip(files, probabilities):
         top = row.topk(k)
-        print(f"{file}: " + ", ".join(f"{names[i]} {p:.3f}" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+        ranked = [(names[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+        print(f"{file}: " + ", ".join(f"{name} {p:.3f}" for name, p in ranked))
+        rows.append([str(file), *[f"{name} {p:.4f}" for name, p in ranked]])
+    util.save_prediction_run(args, "predict", ["file", *[f"class {i + 1}" for i in range(k)]], rows,
+                             {"model_file": str(args.model), "arch": meta["arch"]})
 
 
 if __name__ == "__main__":

@@ -24,8 +24,10 @@ def main(argv=None):
     parser.add_argument("--text", action="append", default=[], help="a sentence to classify (repeatable)")
     parser.add_argument("--file", default=None, help="classify every line of this file")
     parser.add_argument("--top", type=util.positive(int), default=1, help="show this many likeliest classes")
-    parser.add_argument("--demo", action="store_true",
-                        help=f"use the model of `sentiment_lstm.py --demo` ({DEMO_RUN}) on two sentences")
+    util.add_common_args(parser, epochs=0, unused=("data_dir",),
+                         results_help="also write predictions.csv and metrics.json into this folder "
+                                      "(default: print only)",
+                         demo_help=f"use the model of `sentiment_lstm.py --demo` ({DEMO_RUN}) on two sentences")
     args = parser.parse_args(argv)
     if args.demo:
         if args.model_dir is None and not (DEMO_RUN / "model.pt").is_file():
@@ -37,12 +39,17 @@ def main(argv=None):
     sentences = args.text + (text_classification.read_lines(args.file) if args.file else [])
     if not sentences:
         util.fail("nothing to classify: pass --text \"a sentence\" or --file FILE")
-    predictor = text_models.TextPredictor.load(args.model_dir)
+    util.set_seed(args.seed)
+    predictor = text_models.TextPredictor.load(args.model_dir, util.get_device(args.device))
     probabilities = predictor.probabilities(sentences)
+    shown_classes = min(args.top, len(predictor.classes))
+    rows = []
     for sentence, row in zip(sentences, probabilities):
-        best = row.argsort()[::-1][: args.top]
-        shown = ", ".join(f"{predictor.classes[i]} {row[i]:.2f}" for i in best)
-        print(f"{shown}\t{sentence}")
+        best = row.argsort()[::-1][:shown_classes]
+        print(", ".join(f"{predictor.classes[i]} {row[i]:.2f}" for i in best) + f"\t{sentence}")
+        rows.append([sentence, *[f"{predictor.classes[i]} {row[i]:.4f}" for i in best]])
+    util.save_prediction_run(args, "predict_text", ["text", *[f"class {i + 1}" for i in range(shown_classes)]],
+                             rows, {"model_dir": str(args.model_dir)})
 
 
 if __name__ == "__main__":

@@ -248,13 +248,14 @@ def save_model(path, model: nn.Module, hyperparameters: dict, vocab_words: list[
 class TextPredictor:
     """A saved text classifier with its vocabulary: predict(sentences) -> class names and probabilities."""
 
-    def __init__(self, model: nn.Module, vocab_words: list[str], classes: list[str], max_seq_len=None):
-        self.model = model.eval()
+    def __init__(self, model: nn.Module, vocab_words: list[str], classes: list[str], max_seq_len=None, device="cpu"):
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
         self.stoi = {word: index for index, word in enumerate(vocab_words)}
         self.classes, self.max_seq_len = list(classes), max_seq_len
 
     @classmethod
-    def load(cls, path) -> "TextPredictor":
+    def load(cls, path, device="cpu") -> "TextPredictor":
         path = Path(path)
         if path.is_dir():
             path = path / "model.pt"
@@ -271,7 +272,7 @@ class TextPredictor:
                       "pass the model.pt of a text run")
         model = build_model(checkpoint["architecture"], checkpoint["hyperparameters"])
         model.load_state_dict(checkpoint["state_dict"])
-        return cls(model, checkpoint["vocab"], checkpoint["classes"], checkpoint["max_seq_len"])
+        return cls(model, checkpoint["vocab"], checkpoint["classes"], checkpoint["max_seq_len"], device)
 
     def encode(self, sentences: list[str]):
         """Token ids (T, B) padded with 0 and lengths (B,); unknown words map to 1, empty sentences to one <unk>."""
@@ -290,13 +291,14 @@ class TextPredictor:
         out = []
         with torch.no_grad():
             for start in range(0, len(sentences), batch_size):
-                logits = self.model(*self.encode(sentences[start:start + batch_size]))
+                tokens, lengths = self.encode(sentences[start:start + batch_size])
+                logits = self.model(tokens.to(self.device), lengths)
                 if logits.shape[1] == 1:
                     positive = torch.sigmoid(logits)
                     out.append(torch.cat([1 - positive, positive], dim=1))
                 else:
                     out.append(torch.softmax(logits, dim=1))
-        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)))
+        return torch.cat(out).cpu().numpy() if out else np.zeros((0, len(self.classes)))
 
     def predict(self, sentences: list[str]) -> list[str]:
         return [self.classes[i] for i in self.probabilities(sentences).argmax(axis=1)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import json
 import time
 import warnings
@@ -200,11 +199,8 @@ def report_test(run: util.Run, dataset_name: str, title: str, predicted, labels,
 
 def save_predictions(path: Path, files: list[str], labels, predicted, class_names: list[str]) -> None:
     """CSV of file, true class, predicted class (one row per test image)."""
-    with util.atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "true", "predicted"])
-        for file, label, guess in zip(files, labels, predicted):
-            writer.writerow([file, class_names[label], class_names[guess]])
+    util.save_csv(path, ["file", "true", "predicted"],
+                  [[file, class_names[label], class_names[guess]] for file, label, guess in zip(files, labels, predicted)])
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 import dataset
 import util
-from tf_training import train_keeping_best
+from tf_training import train_keeping_best, use_device
 
 DEMO_EPOCHS = 4
 
@@ -99,8 +99,7 @@ def main():
         parser.set_defaults(epochs=DEMO_EPOCHS)
     args = parser.parse_args()
     util.check_valid_fraction(args.valid_fraction)
-    if args.device == "cuda" and not tf.config.list_physical_devices("GPU"):
-        util.fail("--device cuda was asked for but TensorFlow sees no GPU here: use --device cpu or auto")
+    use_device(args.device)
 
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)
     class_names = dataset.cifar100_class_names(args.seed, args.num_classes, args.data_dir, args.demo)

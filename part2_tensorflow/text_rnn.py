@@ -68,7 +68,7 @@ import tensorflow as tf
 
 import dataset
 import util
-from tf_training import train_keeping_best
+from tf_training import train_keeping_best, use_device
 
 DATASETS = ("sentiment", "spam", "questions", "newsgroups")
 UNITS = ("rnn", "lstm", "gru")
@@ -344,8 +344,6 @@ def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None
 
 
 def check_args(args) -> None:
-    if args.device == "cuda" and not tf.config.list_physical_devices("GPU"):
-        util.fail("--device cuda was asked for but TensorFlow sees no GPU here: use --device cpu or auto")
     for name in ("dropout", "word_dropout"):
         if not 0 <= getattr(args, name) < 1:
             util.fail(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(args, name)}")
@@ -405,6 +403,7 @@ def main_for(dataset_name: str, unit: str, hp: dict, script: str, doc: str | Non
         parser.set_defaults(epochs=DEMO_EPOCHS)
     args = parser.parse_args()
     check_args(args)
+    use_device(args.device)
     util.use_threads(args.threads, "tensorflow")
     run(args, dataset_name, hp, script)
 
@@ -427,6 +426,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="root of the prepared datasets")
     parser.add_argument("--results-dir", default=None,
                         help="parent folder of the runs' outputs (default: results/<script>/...)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: a GPU when TensorFlow sees one, else the CPU")
     parser.add_argument("--demo", action="store_true", help="use the generated demo data and few epochs")
     util.add_threads_arg(parser, library="TensorFlow")
     args = parser.parse_args()
@@ -438,14 +439,15 @@ def main() -> None:
         print(f"group {args.group}: {', '.join(datasets)} with {unit.upper()}")
     else:
         datasets, unit = [args.dataset], args.unit or "lstm"
+    use_device(args.device)
     util.use_threads(args.threads, "tensorflow")
     for name in datasets:
         hp = tuned(name, unit)
         run_parser = argparse.ArgumentParser()
         add_model_args(run_parser, hp, unit)
         run_args = run_parser.parse_args([])
-        run_args.seed, run_args.epochs, run_args.data_dir, run_args.demo, run_args.threads = \
-            args.seed, args.epochs, args.data_dir, args.demo, args.threads
+        run_args.seed, run_args.epochs, run_args.data_dir, run_args.demo, run_args.threads, run_args.device = \
+            args.seed, args.epochs, args.data_dir, args.demo, args.threads, args.device
         if args.results_dir:
             run_args.results_dir = str(Path(args.results_dir) / f"{name}_{unit}")
         check_args(run_args)

@@ -1,7 +1,17 @@
-"""The epoch loop shared by part 2's scripts: train, validate, keep the weights of the best epoch."""
+"""What part 2's scripts share: the --device choice, and the epoch loop (train, validate, keep the best epoch)."""
 import numpy as np
+import tensorflow as tf
 
 import util
+
+
+def use_device(name: str) -> None:
+    """Apply --device before TensorFlow's first op: cpu hides the GPUs, cuda requires one, auto leaves TF's choice."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if name == "cuda" and not gpus:
+        util.fail("--device cuda was asked for but TensorFlow sees no GPU here: use --device cpu or auto")
+    if name == "cpu" and gpus:
+        tf.config.set_visible_devices([], "GPU")
 
 
 def train_keeping_best(variables, epochs: int, epoch_batches, train_step, valid_accuracy, desc: str = "train"):

@@ -1,4 +1,5 @@
 """Part 1 text (PyTorch): batches, packing, learning, GloVe, saving/predicting, the char model, CLI errors."""
+import csv
 import json
 import os
 import re
@@ -218,10 +219,15 @@ def test_classifier_script_writes_a_run_and_predict_reads_it(tmp_path, data_dir,
     for name in ("curves.png", "confusion_matrix.png", "model.pt"):
         assert (out / name).stat().st_size > 0
     import predict_text
-    predict_text.main(["--model-dir", str(out), "--text", "great wonderful film", "--text", "awful"])
-    lines = capsys.readouterr().out.strip().splitlines()
+    predict_text.main(["--model-dir", str(out), "--text", "great wonderful film", "--text", "awful",
+                       "--results-dir", str(tmp_path / "predicted")])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "\t" in line]
     assert len(lines) == 2 and all(line.split()[0] in ("pos", "neg") for line in lines)
     assert lines[0].endswith("\tgreat wonderful film")
+    with open(tmp_path / "predicted" / "predictions.csv", newline="", encoding="utf-8") as f:
+        saved = list(csv.DictReader(f))  # --results-dir keeps what was printed
+    assert [(row["text"], row["class 1"].split()[0]) for row in saved] == [
+        (line.split("\t")[1], line.split()[0]) for line in lines]
 
 
 def test_predict_writes_one_label_per_line(tmp_path, data_dir, capsys):

@@ -8,6 +8,7 @@ accuracies) and the tests here assert on what it wrote.
 from __future__ import annotations
 
 import ast
+import csv
 import json
 import os
 import subprocess
@@ -193,7 +194,8 @@ def command_lines(env, demo_runs):
     empty.mkdir()
     return run_side_by_side(env, {
         "predict": ["predict.py", "--model-dir", demo_runs["text"] / "model",
-                    "--text", "a great wonderful excellent brilliant film", "--text", "awful boring worst dull mess"],
+                    "--text", "a great wonderful excellent brilliant film", "--text", "awful boring worst dull mess",
+                    "--results-dir", env[0] / "predicted"],
         "unit": ["sentiment_lstm.py", "--unit", "transformer"],
         "dataset": ["text_rnn.py", "--dataset", "poems"],
         "data": ["spam_gru.py", "--data-dir", empty],
@@ -243,12 +245,16 @@ def test_sentiment_lstm_demo_run(demo_runs, checks):
     assert checks["text_script_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])
 
 
-def test_predict_prints_class(command_lines):
+def test_predict_prints_class(env, command_lines):
     result = command_lines["predict"]
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.strip().splitlines()
+    lines = [line for line in result.stdout.splitlines() if "\t" in line]
     assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
     assert all(0.5 <= float(line.split("\t")[1]) <= 1 for line in lines)
+    with open(env[0] / "predicted" / "predictions.csv", newline="", encoding="utf-8") as f:
+        saved = list(csv.DictReader(f))  # --results-dir keeps what was printed
+    assert [(row["predicted"], row["text"]) for row in saved] == [(line.split("\t")[0], line.split("\t")[2])
+                                                                   for line in lines]
 
 
 def test_group_runs_its_datasets_and_unit(demo_runs):

@@ -1,4 +1,6 @@
 import argparse
+import concurrent.futures
+import csv
 import json
 import random
 
@@ -116,6 +118,48 @@ def test_common_args_say_when_epochs_are_not_used():
     inference = util.add_common_args(argparse.ArgumentParser(), epochs=0)
     assert "not used" in inference.format_help()
     assert "not used" not in training.format_help()
+
+
+def test_common_args_say_which_options_a_script_has_no_use_for():
+    parser = util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("data_dir",),
+                                  results_help="also write predictions.csv here")
+    help_text = parser.format_help()
+    assert "not used: this script reads no dataset" in help_text
+    assert "also write predictions.csv here" in help_text and "results/<script>" not in help_text
+    assert "auto: CUDA when available" in help_text
+    with pytest.raises(ValueError):
+        util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("seed",))
+
+
+def test_a_prediction_run_writes_its_csv_only_when_given_a_results_dir(tmp_path):
+    rows = [["a fine film", "pos", "0.9000"], ["dull, long", "neg", "0.8000"]]
+    args = argparse.Namespace(seed=0, epochs=0, demo=False, results_dir=None)
+    util.save_prediction_run(args, "predict", ["text", "predicted", "probability"], rows, {"model_dir": "m"})
+    assert not any(tmp_path.iterdir())
+    args.results_dir = str(tmp_path / "out")
+    util.save_prediction_run(args, "predict", ["text", "predicted", "probability"], rows, {"model_dir": "m"})
+    with open(tmp_path / "out" / "predictions.csv", newline="", encoding="utf-8") as f:
+        assert list(csv.reader(f)) == [["text", "predicted", "probability"], *rows]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["predictions"] == 2 and metrics["model_dir"] == "m"
+
+
+# One script of each family of thin entry scripts stands for the others: they share their parser.
+FAMILY_MEMBERS = ("_gru.py", "spam_lstm.py", "questions_lstm.py", "newsgroups_lstm.py")
+COMMON_OPTIONS = ("--seed", "--epochs", "--data-dir", "--results-dir", "--device")
+
+
+def test_every_script_takes_the_common_options():
+    scripts = sorted(path for folder in ("part1_pytorch", "part2_tensorflow", "numpy_layers", "benchmarks")
+                     for path in (REPO / folder).glob("*.py")
+                     if '__name__ == "__main__"' in path.read_text() and not path.name.endswith(FAMILY_MEMBERS))
+    scripts.append(REPO / "run_all.py")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        helps = dict(zip(scripts, pool.map(lambda script: run_script(script, "--help", timeout=120), scripts)))
+    missing = {script.relative_to(REPO).as_posix(): [o for o in COMMON_OPTIONS if o not in result.stdout]
+               for script, result in helps.items()}
+    assert all(result.returncode == 0 for result in helps.values())
+    assert len(helps) > 15 and not any(missing.values()), {k: v for k, v in missing.items() if v}
 
 
 def test_run_main_turns_user_errors_into_one_line_and_exit_2(tmp_path):
