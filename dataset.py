@@ -550,7 +550,51 @@ def stratified_split(labels, fraction: float, seed: int = 0) -> tuple[np.ndarray
     return rng.permutation(kept_idx), rng.permutation(held_idx)
 
 
+def grouped_split(labels, groups, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (kept, held_out) holding out whole groups, about ceil(fraction * n) examples.
+
+    Groups are taken in a random order (deterministic for a seed), each counted in its most frequent class,
+    until every class has about its proportional share held out; no group is on both sides.
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    n = len(labels)
+    rng = np.random.default_rng(seed)
+    classes, label_ids, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quota = counts * math.ceil(fraction * n - 1e-9) / max(n, 1)
+    taken = np.zeros(len(classes))
+    by_group = np.argsort(groups, kind="stable")
+    starts = np.flatnonzero(np.r_[True, groups[by_group][1:] != groups[by_group][:-1]]) if n else []
+    members = np.split(by_group, starts[1:]) if n else []
+    held = np.zeros(n, bool)
+    for g in rng.permutation(len(members)):
+        majority = np.bincount(label_ids[members[g]]).argmax()
+        if taken[majority] + len(members[g]) / 2 <= quota[majority]:  # the closer of "with it" and "without it"
+            held[members[g]] = True
+            taken[majority] += len(members[g])
+    return rng.permutation(np.flatnonzero(~held)), rng.permutation(np.flatnonzero(held))
+
+
 # --------------------------------------------------------------------------- text loading
+
+# Newsgroup posts answer one another and quote what they answer: a validation split drawn post by post puts
+# much of each thread on both sides (about half of its posts share a thread with training, twice the share of
+# the later bydate test posts), so validation accuracy runs far above test accuracy. Whole threads are held out.
+THREADED = ("newsgroups",)
+_SUBJECT = re.compile(r"subject:\s*(?:(?:re|fwd?)\s*:\s*)*(.*)", re.IGNORECASE | re.DOTALL)
+THREAD_KEY_WORDS = 5  # the subject line is not delimited in the prepared one-line text: its first words
+
+
+def thread_key(text: str) -> str:
+    """A post's thread: the first words after Subject: without Re:/Fwd: prefixes, lower-cased (else the text)."""
+    match = _SUBJECT.search(text)
+    return " ".join(match.group(1).lower().split()[:THREAD_KEY_WORDS]) if match else text
+
+
+def validation_split(name: str, train_texts, labels, fraction: float, seed: int = 0):
+    """(kept, held_out) indices of the training split: whole threads for THREADED datasets, else stratified."""
+    if name in THREADED:
+        return grouped_split(labels, [thread_key(text) for text in train_texts], fraction, seed)
+    return stratified_split(labels, fraction, seed)
 
 _TOKEN = re.compile(r"[^\W_]+(?=n't)|n't|'[^\W_]+|[^\W_]+|[^\w\s]")
 
@@ -654,6 +698,7 @@ class TextData:
     vocab: Vocabulary
     classes: list[str]
     name: str
+    train_texts: list[str]     # the raw training texts (validation_split groups newsgroup threads by them)
 
 
 def _encode_all(sentences, vocab: Vocabulary, max_len: int | None) -> list[list[int]]:
@@ -693,7 +738,7 @@ def load_text_dataset(name: str, max_seq_len: int, data_dir=None, demo: bool = F
     train_x, train_len = pad(_encode_all(train_s, vocab, max_seq_len), max_seq_len)
     test_x, test_len = pad(_encode_all(test_s, vocab, max_seq_len), max_seq_len)
     return TextData(train_x, train_y, train_len, test_x, test_y, test_len, vocab, classes,
-                    DEMO_TEXT_FOR[name] if demo else name)
+                    DEMO_TEXT_FOR[name] if demo else name, train_s)
 
 
 class Batch:
@@ -769,14 +814,14 @@ def load_text_iterators(name: str, batch_size: int, valid_fraction: float = 0.1,
                         max_seq_len: int | None = None, device=None, data_dir=None, demo: bool = False,
                         min_freq: int = 1, max_vocab: int | None = None,
                         eval_batch_size: int | None = None) -> TextIterators:
-    """Train / validation (carved from train, stratified) / test iterators for the PyTorch scripts."""
+    """Train / validation (carved from train: validation_split) / test iterators for the PyTorch scripts."""
     train_s, train_y, test_s, test_y, vocab, classes = _load_text(name, data_dir, demo, min_freq, max_vocab)
     train_seq = _encode_all(train_s, vocab, max_seq_len)
     test_seq = _encode_all(test_s, vocab, max_seq_len)
     eval_batch_size = eval_batch_size or batch_size
     valid = None
     if valid_fraction > 0:
-        keep, held = stratified_split(train_y, valid_fraction, seed)
+        keep, held = validation_split(name, train_s, train_y, valid_fraction, seed)
         valid = BucketIterator([train_seq[i] for i in held], train_y[held], eval_batch_size, False, device=device)
         train_seq, train_y = [train_seq[i] for i in keep], train_y[keep]
     return TextIterators(BucketIterator(train_seq, train_y, batch_size, True, seed, device), valid,

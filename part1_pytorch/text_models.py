@@ -372,7 +372,8 @@ def classifier_args(description: str, argv, tuned: dict, glove: dict | None = No
 def load_batches(args, name: str):
     """The train / valid / test iterators of dataset `name` (its demo stand-in with --demo)."""
     util.check_valid_fraction(args.valid_fraction)
-    print(f"loading {name}{' (demo data)' if args.demo else ''} ...")
+    threads = "; validation holds out whole threads" if name in dataset.THREADED else ""
+    print(f"loading {name}{' (demo data)' if args.demo else ''}{threads} ...")
     return dataset.load_text_iterators(name, args.batch_size, valid_fraction=args.valid_fraction, seed=args.seed,
                                        max_seq_len=getattr(args, "max_seq_len", None), data_dir=args.data_dir,
                                        demo=args.demo, min_freq=getattr(args, "min_freq", 1),

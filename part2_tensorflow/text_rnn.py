@@ -46,12 +46,12 @@ T=200.)
 
 Training: Adam (written here, a few lines of tf.Variable updates) with gradient clipping by global norm,
 dropout on the embeddings and on the final state, optionally word dropout (training words replaced by
-<unk>); a validation split carved from the training split picks the best epoch; the test split is used
-once, at the end. Options beyond the course's model, off unless a script's settings say otherwise:
-`--reverse` reads each text backwards (so the state ends on its start: a post's From and Subject lines)
-and `--embeddings glove` starts from GloVe vectors instead of random ones. The saved model is a
-tf.saved_model of the tf.Module (signature `predict_logits(tokens, lengths)`) plus its vocabulary and
-settings (predict.py).
+<unk>); a validation split carved from the training split (whole threads for newsgroups, see
+dataset.validation_split) picks the best epoch; the test split is used once, at the end. Options beyond
+the course's model, off unless a script's settings say otherwise: `--reverse` reads each text backwards
+(so the state ends on its start: a post's From and Subject lines) and `--embeddings glove` starts from GloVe
+vectors instead of random ones. The saved model is a tf.saved_model of the tf.Module (signature
+`predict_logits(tokens, lengths)`) plus its vocabulary and settings (predict.py).
 """
 from __future__ import annotations
 
@@ -359,10 +359,12 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     print(f"loading {dataset_name}{' (demo data)' if args.demo else ''}")
     data = dataset.load_text_dataset(dataset_name, args.max_seq_len, data_dir=args.data_dir, demo=args.demo,
                                      min_freq=args.min_freq)
-    keep, held = dataset.stratified_split(data.train_y, args.valid_fraction, args.seed)
+    keep, held = dataset.validation_split(dataset_name, data.train_texts, data.train_y, args.valid_fraction,
+                                          args.seed)
     train = (data.train_x[keep], data.train_lengths[keep], data.train_y[keep])
     valid = (data.train_x[held], data.train_lengths[held], data.train_y[held])
-    print(f"{data.name}: {len(keep)} train, {len(held)} validation, {len(data.test_y)} test texts, "
+    threads = " (whole threads)" if dataset_name in dataset.THREADED else ""
+    print(f"{data.name}: {len(keep)} train, {len(held)} validation{threads}, {len(data.test_y)} test texts, "
           f"{len(data.classes)} classes, vocabulary {len(data.vocab)}")
 
     embedding = None
