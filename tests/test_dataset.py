@@ -38,6 +38,33 @@ def test_stratified_split_is_deterministic_and_handles_rare_classes():
     assert len(held) == 3 and len(keep) == 8
 
 
+def test_grouped_split_keeps_each_group_on_one_side_and_classes_in_proportion():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 400, 2000)              # threads of 1-15 posts
+    labels = groups % 4                              # each thread within one class, as in a newsgroup
+    keep, held = dataset.grouped_split(labels, groups, 0.1, seed=0)
+    assert sorted(np.concatenate([keep, held]).tolist()) == list(range(2000))
+    assert not set(groups[keep]) & set(groups[held])
+    assert abs(len(held) - 200) <= 15
+    for c in range(4):                               # every class near its share of 10%
+        assert abs((labels[held] == c).sum() - 0.1 * (labels == c).sum()) <= 10
+    again = dataset.grouped_split(labels, groups, 0.1, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip((keep, held), again))
+    assert not np.array_equal(np.sort(held), np.sort(dataset.grouped_split(labels, groups, 0.1, seed=1)[1]))
+
+
+def test_newsgroup_threads_stay_on_one_side_of_the_validation_split():
+    posts = [f"From: a{i}@x.org Subject: {'Re: ' * (i % 3)}Topic {i % 50} is here and there body {i}"
+             for i in range(500)]
+    labels = [f"group{i % 50 % 5}" for i in range(500)]
+    assert dataset.thread_key(posts[1]) == dataset.thread_key(posts[51]) == "topic 1 is here and"
+    keep, held = dataset.validation_split("newsgroups", posts, labels, 0.1, seed=0)
+    threads = [dataset.thread_key(p) for p in posts]
+    assert len(held) == 50 and not {threads[i] for i in keep} & {threads[i] for i in held}
+    plain = dataset.validation_split("sentiment", posts, labels, 0.1, seed=0)  # other sets: post by post
+    assert all(np.array_equal(a, b) for a, b in zip(plain, dataset.stratified_split(labels, 0.1, seed=0)))
+
+
 def test_tokenize_splits_clitics_like_glove():
     assert dataset.tokenize("It doesn't work, he's 21 years old...") == \
         ["it", "does", "n't", "work", ",", "he", "'s", "21", "years", "old", ".", ".", "."]
