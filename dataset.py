@@ -558,13 +558,15 @@ def grouped_split(labels, groups, fraction: float, seed: int = 0) -> tuple[np.nd
     """
     labels, groups = np.asarray(labels), np.asarray(groups)
     n = len(labels)
+    if n == 0:
+        return np.array([], int), np.array([], int)
     rng = np.random.default_rng(seed)
     classes, label_ids, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    quota = counts * math.ceil(fraction * n - 1e-9) / max(n, 1)
+    quota = counts * math.ceil(fraction * n - 1e-9) / n
     taken = np.zeros(len(classes))
     by_group = np.argsort(groups, kind="stable")
-    starts = np.flatnonzero(np.r_[True, groups[by_group][1:] != groups[by_group][:-1]]) if n else []
-    members = np.split(by_group, starts[1:]) if n else []
+    starts = np.flatnonzero(groups[by_group][1:] != groups[by_group][:-1]) + 1
+    members = np.split(by_group, starts)
     held = np.zeros(n, bool)
     for g in rng.permutation(len(members)):
         majority = np.bincount(label_ids[members[g]]).argmax()
@@ -595,6 +597,7 @@ def validation_split(name: str, train_texts, labels, fraction: float, seed: int 
     if name in THREADED:
         return grouped_split(labels, [thread_key(text) for text in train_texts], fraction, seed)
     return stratified_split(labels, fraction, seed)
+
 
 _TOKEN = re.compile(r"[^\W_]+(?=n't)|n't|'[^\W_]+|[^\W_]+|[^\w\s]")
 

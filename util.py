@@ -68,8 +68,9 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     """The options every script shares (see README, "Run conventions").
 
     epochs=0: the script trains nothing by epochs. results_help, demo_help: what --results-dir and --demo mean
-    where they are not a training run's folder and its demo data. unused: "data_dir" and/or "device", accepted (so that one command line suits every
-    script, as run_all.py passes them on) but meaningless here; their help says so.
+    where they are not a training run's folder and its demo data. unused: "data_dir" and/or "device", accepted
+    (so that one command line suits every script, as run_all.py passes them on) but meaningless here; their
+    help says so.
     """
     quiet = QUIET_DEFAULT
     unknown = set(unused) - {"data_dir", "device"}

@@ -1,7 +1,7 @@
 """Export a saved model to TorchScript, by tracing and by scripting, and check both on an example batch.
 
-Writes <model>.traced.pt and <model>.scripted.pt beside the model (or into --results-dir); each holds the class names and
-preprocessing (as the extra file meta.json), so predict.py and C++ / mobile runtimes can use it alone.
+Writes <model>.traced.pt and <model>.scripted.pt beside the model (or into --results-dir); each holds the
+class names and preprocessing (as the extra file meta.json), so predict.py and C++ / mobile runtimes can use it alone.
 Both exports must reproduce the original model's outputs to 1e-5 on the example batch.
 
     python part1_pytorch/export.py results/finetune/hymenoptera_resnet18/model.pt

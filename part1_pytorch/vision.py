@@ -199,8 +199,8 @@ def report_test(run: util.Run, dataset_name: str, title: str, predicted, labels,
 
 def save_predictions(path: Path, files: list[str], labels, predicted, class_names: list[str]) -> None:
     """CSV of file, true class, predicted class (one row per test image)."""
-    util.save_csv(path, ["file", "true", "predicted"],
-                  [[file, class_names[label], class_names[guess]] for file, label, guess in zip(files, labels, predicted)])
+    rows = [[file, class_names[label], class_names[guess]] for file, label, guess in zip(files, labels, predicted)]
+    util.save_csv(path, ["file", "true", "predicted"], rows)
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -422,15 +422,10 @@ def main() -> None:
                         help="run the two text datasets and the unit of this group (util.GROUPS)")
     parser.add_argument("--dataset", choices=DATASETS, default=None, help="run one dataset (instead of --group)")
     parser.add_argument("--unit", choices=UNITS, default=None, help="recurrent unit (default: the group's, or lstm)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--epochs", type=util.positive(), default=None,
-                        help=f"training epochs (None: each script's tuned number, {DEMO_EPOCHS} with --demo)")
-    parser.add_argument("--data-dir", default=None, help="root of the prepared datasets")
-    parser.add_argument("--results-dir", default=None,
-                        help="parent folder of the runs' outputs (default: results/<script>/...)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="auto: a GPU when TensorFlow sees one, else the CPU")
-    parser.add_argument("--demo", action="store_true", help="use the generated demo data and few epochs")
+    util.add_common_args(parser, epochs=None,
+                         results_help="parent folder of the runs' outputs, one folder per dataset "
+                                      "(default: results/tf_text_rnn/<dataset>_<unit>/)")
+    parser.epilog = f"Without --epochs each dataset trains its script's tuned epochs ({DEMO_EPOCHS} with --demo)."
     util.add_threads_arg(parser, library="TensorFlow")
     args = parser.parse_args()
     if (args.group is None) == (args.dataset is None):
