@@ -59,6 +59,7 @@ STEPS = [
     ("part2_tensorflow/predict.py", [], ["--model-dir", "{results}/tf_sentiment_lstm/sentiment_lstm/model",
                                          "--text", "a wonderful , charming film"], []),
     ("benchmarks/lstm_throughput.py", [], [], []),
+    ("benchmarks/seed_spread.py", ["part1_pytorch/sentiment_lstm.py", "--seeds", "0", "1"], None, []),
 ]
 # Not run here: the real-data runs of scripts that need inputs only the user has (style_transfer.py
 # --content/--style, char_rnn.py --text, predict scripts on their own images/sentences).

@@ -68,15 +68,17 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     """The options every script shares (see README, "Run conventions").
 
     epochs=0: the script trains nothing by epochs. results_help, demo_help: what --results-dir and --demo mean
-    where they are not a training run's folder and its demo data. unused: "data_dir" and/or "device", accepted
-    (so that one command line suits every script, as run_all.py passes them on) but meaningless here; their
-    help says so.
+    where they are not a training run's folder and its demo data. unused: any of "seed", "data_dir" and "device",
+    accepted (so that one command line suits every script, as run_all.py passes them on) but meaningless here;
+    their help says so.
     """
     quiet = QUIET_DEFAULT
-    unknown = set(unused) - {"data_dir", "device"}
+    unknown = set(unused) - {"seed", "data_dir", "device"}
     if unknown:
-        raise ValueError(f"add_common_args: unused= takes data_dir and device, not {sorted(unknown)}")
-    parser.add_argument("--seed", type=int, default=seed, help="random seed")
+        raise ValueError(f"add_common_args: unused= takes seed, data_dir and device, not {sorted(unknown)}")
+    parser.add_argument("--seed", type=int, default=seed,
+                        help=f"not used: this script draws nothing at random{quiet}" if "seed" in unused
+                        else "random seed")
     if epochs == 0:  # nothing trains by epochs here: the option is accepted, and says it does nothing
         parser.add_argument("--epochs", type=int, default=0,
                             help=f"not used: this script trains nothing by epochs{quiet}")

@@ -128,7 +128,9 @@ def test_common_args_say_which_options_a_script_has_no_use_for():
     assert "also write predictions.csv here" in help_text and "results/<script>" not in help_text
     assert "auto: CUDA when available" in help_text
     with pytest.raises(ValueError):
-        util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("seed",))
+        util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("epochs",))
+    no_seed = util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("seed",)).format_help()
+    assert "not used: this script draws nothing at random" in no_seed and "random seed" not in no_seed
 
 
 def test_a_prediction_run_writes_its_csv_only_when_given_a_results_dir(tmp_path):

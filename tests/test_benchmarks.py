@@ -1,0 +1,78 @@
+"""benchmarks/seed_spread.py: one script over several seeds, the spread of its test accuracy."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import seed_spread  # noqa: E402
+
+
+def spread(*args, data_dir, timeout=240):
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_QUIET": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_spread.py"), *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
+
+
+def test_lookup_reaches_nested_numbers_and_misses_cleanly():
+    metrics = {"test_accuracy": 0.5, "models": {"lstm": {"test_accuracy": 0.75}}}
+    assert seed_spread.lookup(metrics, "test_accuracy") == 0.5
+    assert seed_spread.lookup(metrics, "models.lstm.test_accuracy") == 0.75
+    assert seed_spread.lookup(metrics, "models.gru.test_accuracy") is None
+    assert seed_spread.lookup(metrics, "test_accuracy.value") is None
+
+
+def test_summary_is_the_sample_statistics_and_counts_the_target():
+    values = [0.76, 0.78, 0.77, 0.80]
+    summary = seed_spread.summarise(values, target=0.77)
+    assert summary["mean"] == pytest.approx(0.7775)
+    assert summary["std"] == pytest.approx(statistics.stdev(values))
+    assert (summary["min"], summary["max"], summary["n"]) == (0.76, 0.80, 4)
+    assert summary["seeds_reaching_target"] == 3
+    assert seed_spread.summarise([0.5], None)["std"] == 0.0
+
+
+def test_runs_each_seed_into_its_own_folder_and_collects_its_accuracy(tmp_path):
+    out = tmp_path / "spread"
+    result = spread("part1_pytorch/sentiment_lstm.py", "--seeds", 3, 4, "--jobs", 2, "--demo", "--target", 0.5,
+                    "--results-dir", out, "--", "--batch-size", 8, data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "spread.json").read_text())
+    assert [run["seed"] for run in summary["runs"]] == [3, 4]
+    values = []
+    for seed in (3, 4):
+        metrics = json.loads((out / f"seed_{seed}" / "metrics.json").read_text())
+        assert metrics["seed"] == seed and metrics["demo"] is True
+        assert metrics["batch_size"] == 8  # the options after -- reach the script
+        values.append(metrics["test_accuracy"])
+    assert [run["value"] for run in summary["runs"]] == values
+    assert summary["mean"] == pytest.approx(sum(values) / 2)
+    assert summary["seeds_reaching_target"] == sum(v >= 0.5 for v in values)
+    assert (out / "spread.png").stat().st_size > 0 and (out / "seed_3.log").exists()
+    assert "over 2 seeds: mean" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["part1_pytorch/no_such_script.py"], "no script part1_pytorch/no_such_script.py"),
+    (["part1_pytorch/sentiment_lstm.py", "--seeds", "1", "1"], "--seeds repeats a seed"),
+    (["part1_pytorch/sentiment_lstm.py", "--", "--results-dir", "elsewhere"], "--results-dir after -- would reach"),
+    (["part1_pytorch/sentiment_lstm.py", "--", "--seed=3"], "--seed after -- would reach"),
+])
+def test_bad_arguments_give_one_clear_line(tmp_path, args, message):
+    result = spread(*args, "--results-dir", tmp_path / "out", data_dir=tmp_path / "data", timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_a_key_missing_from_metrics_fails_with_the_key_named(tmp_path):
+    result = spread("part1_pytorch/sentiment_lstm.py", "--seeds", 0, "--demo", "--key", "models.lstm.test_accuracy",
+                    "--results-dir", tmp_path / "out", data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "every seed failed" in result.stderr and "'models.lstm.test_accuracy'" in result.stderr
