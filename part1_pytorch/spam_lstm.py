@@ -10,8 +10,10 @@ the best validation accuracy is kept and tested once. `--unit rnn` swaps the rec
 import text_models
 import util
 
-TUNED = dict(unit="lstm", epochs=10, batch_size=64, lr=3e-3, embedding_dim=64, hidden_dim=64, dropout=0.3,
-             max_seq_len=150, max_vocab=30000, min_freq=2, pooling="max")
+TUNED = dict(unit="lstm", epochs=10, batch_size=64, lr=3e-3, embedding_dim=128, hidden_dim=128, dropout=0.3,
+             max_seq_len=300, max_vocab=30000, min_freq=2, pooling="max")
+# Part 2's spam LSTM sizes: 300 tokens with 128-wide embeddings and state won on validation (mean over seeds
+# 0-4: 98.71% against 98.14% for 150 tokens at 64/64, no seed worse); 300 tokens at 64/64 alone tied (98.14%).
 GLOVE = dict(min_freq=1)
 
 
