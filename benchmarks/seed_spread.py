@@ -145,24 +145,26 @@ def main(argv: list[str] | None = None) -> None:
         results = list(pool.map(one, args.seeds))
     bar.close()
     rows = [row for row in results if "value" in row]
+    failed = [row for row in results if "error" in row]
     for row in results:
         shown = f"{row['value']:.2%}" if "value" in row else f"failed: {row['error']}"
         extra = f"  best epoch {row['best_epoch']}" if row.get("best_epoch") is not None else ""
         print(f"seed {row['seed']}: {shown}{extra}")
-    if not rows:
-        util.fail(f"every seed failed; the first error: {results[0]['error']}")
-    summary = summarise([row["value"] for row in rows], args.target)
-    line = (f"{args.key} over {summary['n']} seeds: mean {summary['mean']:.2%}, std {summary['std']:.2%}, "
-            f"min {summary['min']:.2%}, max {summary['max']:.2%}")
-    if args.target is not None:
-        line += f"; {summary['seeds_reaching_target']} of {summary['n']} seeds reach {args.target:.2%}"
-    print(line)
-    plot_spread(rows, summary, run.path("spread.png"), shown_command)
-    failed = [row for row in results if "error" in row]
+    summary = summarise([row["value"] for row in rows], args.target) if rows else {"n": 0}
+    if rows:
+        line = (f"{args.key} over {summary['n']} seeds: mean {summary['mean']:.2%}, std {summary['std']:.2%}, "
+                f"min {summary['min']:.2%}, max {summary['max']:.2%}")
+        if args.target is not None:
+            line += f"; {summary['seeds_reaching_target']} of {summary['n']} seeds reach {args.target:.2%}"
+        print(line)
+        plot_spread(rows, summary, run.path("spread.png"), shown_command)
     util.save_json({"script": args.script, "script_args": args.script_args, "key": args.key, "runs": results,
                     **summary}, run.path("spread.json"))
-    run.finish({"test_accuracy": summary["mean"] if args.key == "test_accuracy" else None,
+    # Finished even when seeds failed: the folder keeps their logs, which the error below points to.
+    run.finish({"test_accuracy": summary["mean"] if rows and args.key == "test_accuracy" else None,
                 "seeds": args.seeds, "failed_seeds": [row["seed"] for row in failed], **summary})
+    if not rows:
+        util.fail(f"every seed failed; the first error: {failed[0]['error']}")
     if failed:
         util.fail(f"{len(failed)} of {len(results)} seeds failed, e.g. {failed[0]['error']}")
 

@@ -76,3 +76,5 @@ def test_a_key_missing_from_metrics_fails_with_the_key_named(tmp_path):
                     "--results-dir", tmp_path / "out", data_dir=tmp_path / "data")
     assert result.returncode == 2
     assert "every seed failed" in result.stderr and "'models.lstm.test_accuracy'" in result.stderr
+    assert (tmp_path / "out" / "seed_0.log").exists()  # kept for the user to read
+    assert json.loads((tmp_path / "out" / "spread.json").read_text())["runs"][0]["seed"] == 0
