@@ -100,9 +100,7 @@ def main() -> None:
     if args.results_dir:
         util.RESULTS_ROOT = Path(args.results_dir).resolve()
         env["COURSE_RESULTS_DIR"] = str(util.RESULTS_ROOT)
-    passed_on = [item for option, value in (("--data-dir", args.data_dir), ("--seed", args.seed),
-                                            ("--epochs", args.epochs), ("--device", args.device))
-                 if value is not None for item in (option, str(value))]
+    passed_on = util.command_options(data_dir=args.data_dir, seed=args.seed, epochs=args.epochs, device=args.device)
 
     rows = []
     started_all = time.time()

@@ -323,6 +323,15 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
     return Run(directory, info, archive)
 
 
+def command_options(**options) -> list[str]:
+    """Options to pass on to another script: command_options(data_dir="d", seed=None) -> ["--data-dir", "d"].
+
+    Options whose value is None are left out, so the script keeps its own default.
+    """
+    return [item for name, value in options.items() if value is not None
+            for item in ("--" + name.replace("_", "-"), str(value))]
+
+
 def save_prediction_run(args: argparse.Namespace, script: str, header: list[str], rows: list, info: dict) -> None:
     """With --results-dir, a prediction script keeps what it printed: predictions.csv and metrics.json there."""
     if not args.results_dir:

@@ -38,15 +38,9 @@ def lookup(metrics: dict, key: str):
 
 
 def seed_command(args: argparse.Namespace, script: Path, seed: int, run_dir: Path) -> list[str]:
-    command = [sys.executable, str(script), "--seed", str(seed), "--results-dir", str(run_dir)]
-    for option, value in (("--data-dir", args.data_dir), ("--epochs", args.epochs)):
-        if value is not None:
-            command += [option, str(value)]
-    if args.device != "auto":
-        command += ["--device", args.device]
-    if args.demo:
-        command.append("--demo")
-    return command + args.script_args
+    options = util.command_options(seed=seed, results_dir=run_dir, data_dir=args.data_dir, epochs=args.epochs,
+                                   device=None if args.device == "auto" else args.device)
+    return [sys.executable, str(script), *options, *(["--demo"] if args.demo else []), *args.script_args]
 
 
 def run_seed(args: argparse.Namespace, script: Path, seed: int, folder: Path) -> dict:

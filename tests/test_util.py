@@ -3,6 +3,7 @@ import concurrent.futures
 import csv
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,6 +132,13 @@ def test_common_args_say_which_options_a_script_has_no_use_for():
         util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("epochs",))
     no_seed = util.add_common_args(argparse.ArgumentParser(), epochs=0, unused=("seed",)).format_help()
     assert "not used: this script draws nothing at random" in no_seed and "random seed" not in no_seed
+
+
+def test_command_options_pass_on_only_the_options_given_in_order():
+    assert util.command_options(data_dir="d", seed=None, epochs=3, results_dir=Path("r/x")) == \
+        ["--data-dir", "d", "--epochs", "3", "--results-dir", str(Path("r/x"))]
+    assert util.command_options(seed=0) == ["--seed", "0"]  # 0 is a value, not a missing option
+    assert util.command_options(device=None) == []
 
 
 def test_a_prediction_run_writes_its_csv_only_when_given_a_results_dir(tmp_path):
