@@ -66,7 +66,10 @@ STEPS = [
 
 
 def _new_metrics(since: float) -> list[dict]:
-    return [metrics for path, metrics in util.run_metrics() if path.stat().st_mtime >= since]
+    """The metrics of the runs a step wrote; a run inside another's folder (seed_spread's seeds) is part of it."""
+    new = [(path.parent, metrics) for path, metrics in util.run_metrics() if path.stat().st_mtime >= since]
+    folders = {folder for folder, _ in new}
+    return [metrics for folder, metrics in new if not any(parent in folders for parent in folder.parents)]
 
 
 def _missing_data(names: list[str], data_dir) -> str | None:

@@ -387,7 +387,8 @@ def _summary_cell(key: str, value) -> str:
 
 # --------------------------------------------------------------------------- plots
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot, imported on first use; without a display it draws to files only (Agg)."""
     import matplotlib
     if not os.environ.get("DISPLAY"):
         matplotlib.use("Agg")
@@ -421,7 +422,7 @@ def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix"
     shown = normalised[:size, :size] if size else normalised
     names = list(class_names)[:shown.shape[0]] if class_names else [str(i) for i in range(shown.shape[0])]
 
-    plt = _pyplot()
+    plt = pyplot()
     side = max(4.0, 0.45 * len(names) + 2)
     fig, ax = plt.subplots(figsize=(side + 1, side))
     image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1)
@@ -449,7 +450,7 @@ def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix"
 def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: str | None = None,
                 xlabel: str = "epoch") -> None:
     """Loss-like curves (keys containing 'loss') on the left, everything else (accuracies) on the right."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = [[k for k in curves if "loss" in k.lower()], [k for k in curves if "loss" not in k.lower()]]
     groups = [g for g in groups if g]
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)

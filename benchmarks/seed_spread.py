@@ -72,7 +72,7 @@ def summarise(values: list[float], target: float | None) -> dict:
 
 
 def plot_spread(rows: list[dict], summary: dict, path: Path, title: str) -> None:
-    plt = util._pyplot()
+    plt = util.pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     seeds = [row["seed"] for row in rows]
     ax.plot(seeds, [100 * row["value"] for row in rows], "o", label="one seed")
@@ -155,8 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     util.save_json({"script": args.script, "script_args": args.script_args, "key": args.key, "runs": results,
                     **summary}, run.path("spread.json"))
     # Finished even when seeds failed: the folder keeps their logs, which the error below points to.
+    # "seed": None because this benchmark's own --seed is unused; the runs' seeds are "seeds".
     run.finish({"test_accuracy": summary["mean"] if rows and args.key == "test_accuracy" else None,
-                "seeds": args.seeds, "failed_seeds": [row["seed"] for row in failed], **summary})
+                "seed": None, "seeds": args.seeds, "failed_seeds": [row["seed"] for row in failed], **summary})
     if not rows:
         util.fail(f"every seed failed; the first error: {failed[0]['error']}")
     if failed:

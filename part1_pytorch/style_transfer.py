@@ -308,13 +308,6 @@ def stylize(extractor: FeatureExtractor, content: torch.Tensor, style: torch.Ten
 
 # --------------------------------------------------------------------------- figures
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")  # the script only writes files
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def save_image(image: torch.Tensor, path: Path) -> None:
     with util.atomic_path(path) as tmp:
         to_pil(image).save(tmp, format="PNG")
@@ -322,7 +315,7 @@ def save_image(image: torch.Tensor, path: Path) -> None:
 
 def plot_image_grid(panels: list[list[tuple[str, torch.Tensor] | None]], path: Path, title: str) -> None:
     """Rows of (caption, image) panels in one figure; None leaves a cell empty."""
-    plt = _pyplot()
+    plt = util.pyplot()
     rows, cols = len(panels), max(len(row) for row in panels)
     height, width = panels[0][0][1].shape[-2:]
     cell = 2.6
@@ -342,7 +335,7 @@ def plot_image_grid(panels: list[list[tuple[str, torch.Tensor] | None]], path: P
 
 def plot_losses(curves: dict[str, list[float]], path: Path, title: str) -> None:
     """One panel per loss term, log scale: the terms differ by orders of magnitude."""
-    plt = _pyplot()
+    plt = util.pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 3.2))
     for ax, (name, values) in zip(axes, curves.items()):
         ax.plot(range(len(values)), values)

@@ -182,7 +182,7 @@ def write_comparison(results: list[dict], run, data_name: str) -> None:
     with util.atomic_path(run.path("comparison.md")) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    plt = util._pyplot()
+    plt = util.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [r["model"] for r in results]
     x = np.arange(len(names))

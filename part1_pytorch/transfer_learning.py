@@ -39,7 +39,7 @@ def train_model(scenario: str, args, device) -> dict:
 @torch.inference_mode()
 def visualize_model(model, data, class_names: list[str], prep: dict, path, title: str, num_images: int = 6) -> None:
     """Save a grid of the first num_images images of `data` titled with predicted and true labels."""
-    plt = util._pyplot()
+    plt = util.pyplot()
     model.eval()
     images, labels = next(iter(data))
     images, labels = images[:num_images], labels[:num_images]

@@ -45,6 +45,8 @@ def test_runs_each_seed_into_its_own_folder_and_collects_its_accuracy(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "spread.json").read_text())
     assert [run["seed"] for run in summary["runs"]] == [3, 4]
+    own = json.loads((out / "metrics.json").read_text())
+    assert own["seed"] is None and own["seeds"] == [3, 4]
     values = []
     for seed in (3, 4):
         metrics = json.loads((out / f"seed_{seed}" / "metrics.json").read_text())

@@ -141,6 +141,14 @@ def test_command_options_pass_on_only_the_options_given_in_order():
     assert util.command_options(device=None) == []
 
 
+def test_run_all_counts_a_run_inside_another_run_folder_as_part_of_it(isolated):
+    import run_all
+    for folder, accuracy in (("seed_spread/x", 0.5), ("seed_spread/x/seed_0", 0.4), ("text/y", 0.7)):
+        (isolated / "results" / folder).mkdir(parents=True)
+        util.save_json({"test_accuracy": accuracy}, isolated / "results" / folder / "metrics.json")
+    assert sorted(m["test_accuracy"] for m in run_all._new_metrics(since=0)) == [0.5, 0.7]
+
+
 def test_a_prediction_run_writes_its_csv_only_when_given_a_results_dir(tmp_path):
     rows = [["a fine film", "pos", "0.9000"], ["dull, long", "neg", "0.8000"]]
     args = argparse.Namespace(seed=0, epochs=0, demo=False, results_dir=None)
