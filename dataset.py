@@ -608,20 +608,26 @@ def tokenize(text: str) -> list[str]:
 
 
 class Vocabulary:
-    """Token <-> id. Id 0 is padding, id 1 stands for every unknown token."""
+    """Token <-> id. Id 0 is padding, id 1 stands for every unknown token; the last `extra` tokens came from
+    outside the training texts (pretrained vectors' words, see build)."""
     PAD, UNK = 0, 1
 
-    def __init__(self, itos: list[str]):
+    def __init__(self, itos: list[str], extra: int = 0):
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
+        self.extra = extra
 
     @classmethod
-    def build(cls, token_lists, min_freq: int = 1, max_size: int | None = None) -> "Vocabulary":
+    def build(cls, token_lists, min_freq: int = 1, max_size: int | None = None, extra=()) -> "Vocabulary":
+        """The training words (at least min_freq times, most frequent first, max_size in all), then `extra`
+        words not among them: pretrained vectors' words, which need no training example to mean something."""
         counts = collections.Counter(token for tokens in token_lists for token in tokens)
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         if max_size is not None:
             ranked = ranked[: max(0, max_size - 2)]
-        return cls(["<pad>", "<unk>"] + ranked)
+        known = set(ranked) | {"<pad>", "<unk>"}
+        added = [t for t in dict.fromkeys(extra) if t not in known]
+        return cls(["<pad>", "<unk>"] + ranked + added, len(added))
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -691,7 +697,7 @@ def read_text_split(name: str, split: str, data_dir=None, demo: bool = False) ->
 
 @dataclass
 class TextData:
-    """A text dataset as padded integer arrays; the vocabulary comes from the training split only."""
+    """A text dataset as padded integer arrays; the vocabulary comes from the training texts that train."""
     train_x: np.ndarray       # (N_train, max_seq_len) int32, 0 = padding
     train_y: np.ndarray       # (N_train,) int64
     train_lengths: np.ndarray  # (N_train,) int64, >= 1
@@ -701,7 +707,9 @@ class TextData:
     vocab: Vocabulary
     classes: list[str]
     name: str
-    train_texts: list[str]     # the raw training texts (validation_split groups newsgroup threads by them)
+    train_texts: list[str]     # the raw training texts
+    keep: np.ndarray           # indices of train_x that train (all of them without a validation split)
+    held: np.ndarray | None    # indices of train_x held out for validation, or None
 
 
 def _encode_all(sentences, vocab: Vocabulary, max_len: int | None) -> list[list[int]]:
@@ -723,25 +731,33 @@ def pad(sequences: list[list[int]], length: int) -> tuple[np.ndarray, np.ndarray
     return out, lengths
 
 
-def _load_text(name, data_dir, demo, min_freq, max_vocab):
+def _load_text(name, data_dir, demo, min_freq, max_vocab, valid_fraction, seed, extra_words=()):
+    """Texts, labels, the validation split of train (kept, held or None) and the vocabulary of the kept texts:
+    a word seen only in validation texts is as unknown to the model as a word seen only in test texts."""
     train_s, train_l = read_text_split(name, "train", data_dir, demo)
     test_s, test_l = read_text_split(name, "test", data_dir, demo)
     classes = sorted(set(train_l))
     index = {c: i for i, c in enumerate(classes)}
-    vocab = Vocabulary.build((tokenize(s) for s in train_s), min_freq, max_vocab)
     train_y = np.array([index[c] for c in train_l], dtype=np.int64)
     test_y = np.array([index[c] for c in test_l], dtype=np.int64)
-    return train_s, train_y, test_s, test_y, vocab, classes
+    keep, held = (validation_split(name, train_s, train_y, valid_fraction, seed) if valid_fraction > 0
+                  else (np.arange(len(train_s)), None))
+    vocab = Vocabulary.build((tokenize(train_s[i]) for i in keep), min_freq, max_vocab, extra_words)
+    return train_s, train_y, test_s, test_y, keep, held, vocab, classes
 
 
 def load_text_dataset(name: str, max_seq_len: int, data_dir=None, demo: bool = False, min_freq: int = 1,
-                      max_vocab: int | None = None) -> TextData:
-    """Padded/truncated integer arrays of a prepared text dataset (for the TensorFlow scripts)."""
-    train_s, train_y, test_s, test_y, vocab, classes = _load_text(name, data_dir, demo, min_freq, max_vocab)
+                      max_vocab: int | None = None, valid_fraction: float = 0.0, seed: int = 0) -> TextData:
+    """Padded/truncated integer arrays of a prepared text dataset (for the TensorFlow scripts).
+
+    valid_fraction > 0 holds out part of train (validation_split: .keep and .held index train_x) and the
+    vocabulary comes from the kept texts only."""
+    train_s, train_y, test_s, test_y, keep, held, vocab, classes = _load_text(
+        name, data_dir, demo, min_freq, max_vocab, valid_fraction, seed)
     train_x, train_len = pad(_encode_all(train_s, vocab, max_seq_len), max_seq_len)
     test_x, test_len = pad(_encode_all(test_s, vocab, max_seq_len), max_seq_len)
     return TextData(train_x, train_y, train_len, test_x, test_y, test_len, vocab, classes,
-                    DEMO_TEXT_FOR[name] if demo else name, train_s)
+                    DEMO_TEXT_FOR[name] if demo else name, train_s, keep, held)
 
 
 class Batch:
@@ -816,19 +832,20 @@ class TextIterators:
 def load_text_iterators(name: str, batch_size: int, valid_fraction: float = 0.1, seed: int = 0,
                         max_seq_len: int | None = None, device=None, data_dir=None, demo: bool = False,
                         min_freq: int = 1, max_vocab: int | None = None,
-                        eval_batch_size: int | None = None) -> TextIterators:
-    """Train / validation (carved from train: validation_split) / test iterators for the PyTorch scripts."""
-    train_s, train_y, test_s, test_y, vocab, classes = _load_text(name, data_dir, demo, min_freq, max_vocab)
+                        eval_batch_size: int | None = None, extra_words=()) -> TextIterators:
+    """Train / validation (carved from train: validation_split) / test iterators for the PyTorch scripts.
+
+    The vocabulary comes from the texts that train, then extra_words (see Vocabulary.build)."""
+    train_s, train_y, test_s, test_y, keep, held, vocab, classes = _load_text(
+        name, data_dir, demo, min_freq, max_vocab, valid_fraction, seed, extra_words)
     train_seq = _encode_all(train_s, vocab, max_seq_len)
     test_seq = _encode_all(test_s, vocab, max_seq_len)
     eval_batch_size = eval_batch_size or batch_size
     valid = None
-    if valid_fraction > 0:
-        keep, held = validation_split(name, train_s, train_y, valid_fraction, seed)
+    if held is not None:
         valid = BucketIterator([train_seq[i] for i in held], train_y[held], eval_batch_size, False, device=device)
-        train_seq, train_y = [train_seq[i] for i in keep], train_y[keep]
-    return TextIterators(BucketIterator(train_seq, train_y, batch_size, True, seed, device), valid,
-                         BucketIterator(test_seq, test_y, eval_batch_size, False, device=device),
+    return TextIterators(BucketIterator([train_seq[i] for i in keep], train_y[keep], batch_size, True, seed, device),
+                         valid, BucketIterator(test_seq, test_y, eval_batch_size, False, device=device),
                          vocab, classes, DEMO_TEXT_FOR[name] if demo else name)
 
 
@@ -852,6 +869,16 @@ def glove_path(dim: int = 50, data_dir=None) -> Path:
             return candidate
     raise DatasetError(f"no GloVe {dim}d vectors in {folder}: run `python dataset.py download glove` or "
                        f"`python dataset.py prepare glove --source PATH`")
+
+
+def glove_words(count: int, dim: int = 50, data_dir=None, path=None) -> list[str]:
+    """The first `count` words of a GloVe file: GloVe lists its words from the most frequent down."""
+    path = Path(path) if path else glove_path(dim, data_dir)
+    if not path.exists():
+        raise DatasetError(f"GloVe file {path} does not exist: give the path of glove.6B.{dim}d.txt")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [line.partition(" ")[0] for line, _ in zip(f, range(count))]
 
 
 def load_glove(words, dim: int = 50, data_dir=None, path=None, seed: int = 0) -> tuple[np.ndarray, int]:

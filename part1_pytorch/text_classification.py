@@ -31,6 +31,7 @@ import text_models
 import util
 
 NEURAL = ("bow", "avg", "avg_glove", "rnn", "lstm")
+GLOVE_MODELS = ("avg_glove", "rnn", "lstm")
 MODELS = NEURAL + ("svm",)
 # Each model's settings, chosen on the sentiment dev split (few trials: shared CPU); --epochs and --lr override them.
 TUNED = {
@@ -57,6 +58,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--all", action="store_true", help="train every model and write a comparison table and plot")
     parser.add_argument("--dataset", default="sentiment", choices=["sentiment", "spam"], help="a binary text set")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="dev split carved from train")
+    parser.add_argument("--glove", default=None, help="GloVe 50d text file (default: found by dataset.py)")
+    parser.add_argument("--glove-vocab", type=int, default=text_models.GLOVE_VOCAB,
+                        help="the GloVe models' vocabulary also holds GloVe's this many most frequent words, so "
+                             "that words absent from training keep their GloVe meaning instead of becoming <unk> (0: the "
+                             "training words only)")
     parser.add_argument("--predict", metavar="FILE", default=None,
                         help="unlabelled text, one sentence per line: write one 0/1 prediction per line")
     parser.add_argument("--output", default=None, help="where --predict writes (default: predictions.txt in "
@@ -101,19 +107,31 @@ def write_predictions(predictor: text_models.TextPredictor, lines: list[str], ou
     write_labels(predictor.probabilities(lines).argmax(axis=1), predictor.classes, output)
 
 
-def build(name: str, settings: dict, vocab_words: list[str]):
+def build(name: str, settings: dict, vocab_words: list[str], fixed_words: int = 0):
     """The model `name` and the constructor arguments saved with it (binary: one output logit)."""
     vocab_size = len(vocab_words)
     if name == "bow":
         return text_models.BagOfWords(vocab_size, 1), {"vocab_size": vocab_size, "num_classes": 1}
     if name in ("avg", "avg_glove"):
         hyperparameters = {"vocab_size": vocab_size, "embedding_dim": settings["embedding_dim"], "num_classes": 1,
-                           "dropout": settings["dropout"]}
+                           "dropout": settings["dropout"], "fixed_words": fixed_words}
         return text_models.AverageEmbedding(**hyperparameters), hyperparameters
     hyperparameters = {"vocab_size": vocab_size, "embedding_dim": settings["embedding_dim"],
                        "hidden_dim": settings["hidden_dim"], "num_classes": 1, "unit": name,
-                       "dropout": settings["dropout"]}
+                       "dropout": settings["dropout"], "fixed_words": fixed_words}
     return text_models.RNNClassifier(**hyperparameters), hyperparameters
+
+
+def load_data(args, names: list[str]) -> dict:
+    """{"plain": ..., "glove": ...}: the batches of the models that need them. The GloVe models' vocabulary
+    also holds GloVe's most frequent words (--glove-vocab); for the others such words would be untrained noise."""
+    data = {}
+    if any(n in NEURAL and n not in GLOVE_MODELS for n in names):
+        data["plain"] = text_models.load_batches(args, args.dataset)
+    if any(n in GLOVE_MODELS for n in names):
+        dim = TUNED["avg_glove"]["embedding_dim"]  # the GloVe models' size: GloVe 6B 50d
+        data["glove"] = text_models.load_batches(args, args.dataset, text_models.glove_vocabulary(args, dim))
+    return data
 
 
 def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.TextPredictor]:
@@ -121,9 +139,9 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
     settings.update({k: getattr(args, k) for k in ("epochs", "lr") if getattr(args, k) is not None})
     vocab_words = list(data.vocab.itos)
     util.set_seed(args.seed)
-    model, hyperparameters = build(name, settings, vocab_words)
-    if name in ("avg_glove", "rnn", "lstm"):
-        text_models.init_glove(model, vocab_words, args.data_dir, demo=args.demo)
+    model, hyperparameters = build(name, settings, vocab_words, data.vocab.extra)
+    if name in GLOVE_MODELS:
+        text_models.init_glove(model, vocab_words, args.data_dir, args.glove, demo=args.demo)
     print(f"== {name}: {sum(p.numel() for p in model.parameters()):,} parameters, {settings}")
     started = time.time()
     result = text_models.fit(model, data, epochs=settings["epochs"], lr=settings["lr"], device=device,
@@ -214,17 +232,19 @@ def main(argv=None):
 
     device = util.get_device(args.device)
     names = list(MODELS) if args.all else [args.model]
-    data = text_models.load_batches(args, args.dataset) if any(n in NEURAL for n in names) else None
-    data_name = data.name if data else ("demo_text" if args.demo else args.dataset)
-    if data is not None and len(data.classes) != 2:
-        util.fail(f"{args.dataset} has {len(data.classes)} classes, this script needs exactly 2")
+    data = load_data(args, names)
+    first = next(iter(data.values()), None)
+    data_name = first.name if first else ("demo_text" if args.demo else args.dataset)
+    if first is not None and len(first.classes) != 2:
+        util.fail(f"{args.dataset} has {len(first.classes)} classes, this script needs exactly 2")
     run = util.start_run(args, "text_classification", data_name, "all" if args.all else args.model)
     results, predictor = [], None
     for name in util.progress(names, desc="models", disable=len(names) == 1):
         if name == "svm":
             results.append(train_svm(args))
         else:
-            summary, predictor = train_neural(name, args, data, device, run)
+            summary, predictor = train_neural(name, args, data["glove" if name in GLOVE_MODELS else "plain"],
+                                              device, run)
             results.append(summary)
     if lines is not None:
         if args.model == "svm":

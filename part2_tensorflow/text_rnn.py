@@ -358,9 +358,8 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     epochs = args.epochs or (DEMO_EPOCHS if args.demo else hp["epochs"])
     print(f"loading {dataset_name}{' (demo data)' if args.demo else ''}")
     data = dataset.load_text_dataset(dataset_name, args.max_seq_len, data_dir=args.data_dir, demo=args.demo,
-                                     min_freq=args.min_freq)
-    keep, held = dataset.validation_split(dataset_name, data.train_texts, data.train_y, args.valid_fraction,
-                                          args.seed)
+                                     min_freq=args.min_freq, valid_fraction=args.valid_fraction, seed=args.seed)
+    keep, held = data.keep, data.held
     train = (data.train_x[keep], data.train_lengths[keep], data.train_y[keep])
     valid = (data.train_x[held], data.train_lengths[held], data.train_y[held])
     threads = " (whole threads)" if dataset_name in dataset.THREADED else ""

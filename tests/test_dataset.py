@@ -311,6 +311,34 @@ def test_load_text_dataset_pads_truncates_and_builds_vocab_on_train_only(isolate
     assert data.train_y.tolist() == [1, 0, 0] and data.test_y.tolist() == [1]
 
 
+def test_the_vocabulary_leaves_out_the_words_only_validation_texts_have(isolated):
+    folder = isolated / "data" / "sentiment"
+    rows = [(f"shared word{i} good", "pos") for i in range(6)] + [(f"shared word{i} bad", "neg") for i in range(6, 12)]
+    _write_csv(folder / "train.csv", rows)
+    _write_csv(folder / "test.csv", [("shared good", "pos")])
+    data = dataset.load_text_dataset("sentiment", 4, valid_fraction=0.25, seed=0)
+    its = dataset.load_text_iterators("sentiment", 4, valid_fraction=0.25, seed=0)
+    assert len(data.held) == 3 and sorted([*data.keep, *data.held]) == list(range(12))
+    kept_words = {w for i in data.keep for w in dataset.tokenize(rows[i][0])}
+    assert set(data.vocab.itos[2:]) == kept_words and its.vocab.itos == data.vocab.itos
+    for i in data.held:  # each held-out text has its own word{i}: unknown, as a test-only word would be
+        assert data.train_x[i][1] == dataset.Vocabulary.UNK and data.train_x[i][0] == data.vocab.stoi["shared"]
+    everything = dataset.load_text_dataset("sentiment", 4)
+    assert everything.held is None and len(everything.keep) == 12 and "word11" in everything.vocab.stoi
+
+
+def test_extra_words_follow_the_training_words_once_each(tmp_path):
+    vocab = dataset.Vocabulary.build([["a", "b", "a"]], extra=["b", "c", "c", "<unk>", "d"])
+    assert vocab.itos == ["<pad>", "<unk>", "a", "b", "c", "d"] and vocab.extra == 2
+    assert dataset.Vocabulary.build([["a"]]).extra == 0
+    path = tmp_path / "glove.6B.3d.txt"
+    path.write_text("the 0.1 0.2 0.3\ncat 1 2 3\ndog 4 5 6\n")
+    assert dataset.glove_words(2, dim=3, path=path) == ["the", "cat"]
+    assert dataset.glove_words(10, dim=3, path=path) == ["the", "cat", "dog"]
+    with pytest.raises(dataset.DatasetError, match="does not exist"):
+        dataset.glove_words(2, dim=3, path=tmp_path / "missing.txt")
+
+
 def test_iterators_are_sequence_first_bucketed_padded_and_repeatable(isolated):
     def collect(seed):
         its = dataset.load_text_iterators("questions", 16, valid_fraction=0.25, seed=seed, demo=True)

@@ -181,6 +181,43 @@ def test_glove_loader_on_a_tiny_file(tmp_path):
         dataset.load_glove(words, dim=3, path=path)
 
 
+def test_fixed_words_read_their_pretrained_rows_and_take_no_training():
+    torch.manual_seed(0)
+    model = text_models.RNNClassifier(10, 4, 3, 2, fixed_words=4)
+    assert model.embedding.num_embeddings == 6 and "fixed_embedding" not in dict(model.named_parameters())
+    full = torch.randn(10, 4)
+    with torch.no_grad():
+        model.embedding.weight.copy_(full[:6])
+        model.fixed_embedding.copy_(full[6:])
+    ids = torch.tensor([[1, 7], [9, 2], [5, 6]])
+    embedded = text_models.embed(model, ids)
+    torch.testing.assert_close(embedded, full[ids])
+    embedded.sum().backward()
+    assert model.embedding.weight.grad[[1, 2, 5]].abs().sum() > 0 and not model.embedding.weight.grad[[0, 3, 4]].any()
+    rebuilt = text_models.build_model("RNNClassifier", {"vocab_size": 10, "embedding_dim": 4, "hidden_dim": 3,
+                                                        "num_classes": 2, "fixed_words": 4})
+    rebuilt.load_state_dict(model.state_dict())  # the fixed rows are saved and restored with the model
+    torch.testing.assert_close(rebuilt.fixed_embedding, full[6:])
+    with pytest.raises(ValueError, match="fixed_words"):
+        text_models.AverageEmbedding(5, 3, fixed_words=5)
+
+
+def test_glove_vocab_adds_glove_words_absent_from_training_as_fixed_rows(tmp_path, data_dir):
+    path = tmp_path / "glove.6B.3d.txt"
+    path.write_text("the 0.1 0.2 0.3\nmarvellous 1 2 3\nfilm 0 0 1\n")
+    out = tmp_path / "run"
+    small = dict(unit="lstm", epochs=1, batch_size=32, lr=1e-2, embedding_dim=8, hidden_dim=8, dropout=0.0,
+                 max_seq_len=None, max_vocab=None, min_freq=1)
+    text_models.run_classifier(text_models.classifier_args("t", [
+        "--demo", "--data-dir", str(data_dir), "--embeddings", "glove", "--glove", str(path), "--glove-dim", "3",
+        "--glove-vocab", "3", "--results-dir", str(out)], small), "t", "sentiment")
+    checkpoint = torch.load(out / "model.pt", weights_only=True)
+    vocab, fixed = checkpoint["vocab"], checkpoint["hyperparameters"]["fixed_words"]
+    assert vocab[-fixed:] == [w for w in ("the", "marvellous", "film") if w not in vocab[:-fixed]] and fixed >= 1
+    torch.testing.assert_close(checkpoint["state_dict"]["fixed_embedding"][vocab[-fixed:].index("marvellous")],
+                               torch.tensor([1.0, 2.0, 3.0]))
+
+
 # --------------------------------------------------------------------------- character model
 
 def test_char_model_scripted_export_generates_the_same_text(tmp_path):
@@ -243,6 +280,19 @@ def test_predict_writes_one_label_per_line(tmp_path, data_dir, capsys):
     import text_classification
     text_classification.main(["--predict", str(unlabelled), "--model-dir", str(tmp_path / "run")])
     assert capsys.readouterr().out.splitlines() == labels  # the saved model predicts what the trained one did
+
+
+def test_only_the_glove_models_of_text_classification_get_glove_words(tmp_path, data_dir):
+    glove = tmp_path / "glove.6B.50d.txt"
+    glove.write_text("".join(f"{word} " + " ".join(["0.5"] * 50) + "\n" for word in ("the", "marvellous", "film")))
+    out = tmp_path / "run"
+    import text_classification
+    text_classification.main(["--demo", "--all", "--epochs", "1", "--glove", str(glove), "--glove-vocab", "3",
+                              "--data-dir", str(data_dir), "--results-dir", str(out)])
+    for name, has_glove_words in (("bow", False), ("avg", False), ("avg_glove", True), ("lstm", True)):
+        checkpoint = torch.load(out / f"model_{name}.pt", weights_only=True)
+        fixed = checkpoint["hyperparameters"].get("fixed_words", 0)
+        assert ("marvellous" in checkpoint["vocab"]) == has_glove_words == (fixed > 0), name
 
 
 def test_bad_input_exits_2_with_one_sentence(tmp_path):

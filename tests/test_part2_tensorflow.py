@@ -118,9 +118,10 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str) -> None:
 
     # The scripts' saved models: the text one classifies the demo test set as well as the run said.
     loaded, vocab, settings = text_rnn.load_model(text_model_dir)
-    data = dataset.load_text_dataset("sentiment", settings["max_seq_len"], demo=True)
-    logits = loaded.predict_logits(data.test_x, data.test_lengths.astype(np.int32)).numpy()
-    results["text_script_reload_accuracy"] = float(np.mean(np.argmax(logits, 1) == data.test_y))
+    texts, labels = dataset.read_text_split("sentiment", "test", demo=True)
+    tokens, lengths = text_rnn.encode_texts(texts, vocab, settings["max_seq_len"])
+    predicted = [settings["classes"][i] for i in np.argmax(loaded.predict_logits(tokens, lengths).numpy(), 1)]
+    results["text_script_reload_accuracy"] = float(np.mean(np.array(predicted) == np.array(labels)))
     _, (test_x, test_y) = dataset.cifar100(0, demo=True)
     cifar = tf.saved_model.load(str(Path(cifar_run_dir) / "model" / "saved_model"))
     logits = cifar.predict_logits(cifar_tensorflow.to_nhwc(test_x)).numpy()
