@@ -61,8 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--glove", default=None, help="GloVe 50d text file (default: found by dataset.py)")
     parser.add_argument("--glove-vocab", type=int, default=text_models.GLOVE_VOCAB,
                         help="the GloVe models' vocabulary also holds GloVe's this many most frequent words, so "
-                             "that words absent from training keep their GloVe meaning instead of becoming <unk> (0: the "
-                             "training words only)")
+                             "that words absent from training keep their GloVe meaning instead of becoming <unk> "
+                             "(0: the training words only)")
     parser.add_argument("--predict", metavar="FILE", default=None,
                         help="unlabelled text, one sentence per line: write one 0/1 prediction per line")
     parser.add_argument("--output", default=None, help="where --predict writes (default: predictions.txt in "

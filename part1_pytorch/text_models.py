@@ -1,7 +1,8 @@
 """Text classification in PyTorch: the models, the training loop, saving and prediction.
 
 Every text script of part 1 (the eight `<dataset>_<unit>.py` scripts, `text_classification.py` and
-`predict_text.py`) is a thin layer over this module.
+`predict_text.py`) is a thin layer over this module. The validation figures in those scripts' comments were
+measured before session 7, when the vocabulary also held the validation texts' words (README, "The vocabulary").
 
 Shapes follow the torchtext convention the course uses: a batch of sentences is a LongTensor
 `sentence` of shape (T, B) (sequence first, padded with 0 = `<pad>`) with its true lengths (B,).
@@ -49,7 +50,7 @@ def add_word_embedding(module: nn.Module, vocab_size: int, embedding_dim: int, f
 
 
 def embed(module: nn.Module, ids: torch.Tensor) -> torch.Tensor:
-    """The embedding rows of ids (any shape) -> ids.shape + (E,), reading module.fixed_embedding past the trained rows."""
+    """The embedding rows of ids (any shape): ids.shape + (E,); ids past the trained rows read fixed_embedding."""
     fixed = getattr(module, "fixed_embedding", None)
     if fixed is None:
         return module.embedding(ids)
