@@ -707,7 +707,6 @@ class TextData:
     vocab: Vocabulary
     classes: list[str]
     name: str
-    train_texts: list[str]     # the raw training texts
     keep: np.ndarray           # indices of train_x that train (all of them without a validation split)
     held: np.ndarray | None    # indices of train_x held out for validation, or None
 
@@ -757,7 +756,7 @@ def load_text_dataset(name: str, max_seq_len: int, data_dir=None, demo: bool = F
     train_x, train_len = pad(_encode_all(train_s, vocab, max_seq_len), max_seq_len)
     test_x, test_len = pad(_encode_all(test_s, vocab, max_seq_len), max_seq_len)
     return TextData(train_x, train_y, train_len, test_x, test_y, test_len, vocab, classes,
-                    DEMO_TEXT_FOR[name] if demo else name, train_s, keep, held)
+                    DEMO_TEXT_FOR[name] if demo else name, keep, held)
 
 
 class Batch:
