@@ -157,6 +157,24 @@ def positive(kind: type = int) -> Callable[[str], Any]:
 
 # --------------------------------------------------------------------------- randomness and devices
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def add_lr_schedule_arg(parser: argparse.ArgumentParser, default: str = "constant") -> None:
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=default,
+                        help="constant: --lr throughout; cosine: each epoch at --lr times 0.5 (1 + cos(pi e / E)), "
+                             "e = 0 .. E-1, so the last epochs take small steps")
+
+
+def epoch_lr(lr: float, epoch: int, epochs: int, schedule: str = "constant") -> float:
+    """The learning rate of epoch `epoch` (1-based) of `epochs` under `schedule` (LR_SCHEDULES)."""
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1 + np.cos(np.pi * (epoch - 1) / epochs))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
+
+
 def set_seed(seed: int) -> None:
     """Seed Python and NumPy, and torch / TensorFlow if the script has imported them."""
     random.seed(seed)

@@ -54,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     next(a for a in parser._actions if a.dest == "epochs").help = "training epochs (default: tuned per model)"
     parser.add_argument("--lr", type=util.positive(float), default=None,
                         help="learning rate (default: tuned per model)")
+    parser.add_argument("--lr-schedule", choices=util.LR_SCHEDULES, default=None,
+                        help="learning rate per epoch, as in util.epoch_lr (default: tuned per model, else constant)")
     parser.add_argument("--model", default="lstm", choices=MODELS, help="which model to train")
     parser.add_argument("--all", action="store_true", help="train every model and write a comparison table and plot")
     parser.add_argument("--dataset", default="sentiment", choices=["sentiment", "spam"], help="a binary text set")
@@ -136,7 +138,7 @@ def load_data(args, names: list[str]) -> dict:
 
 def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.TextPredictor]:
     settings = {**TUNED[name], **(DEMO if args.demo else {})}
-    settings.update({k: getattr(args, k) for k in ("epochs", "lr") if getattr(args, k) is not None})
+    settings.update({k: getattr(args, k) for k in ("epochs", "lr", "lr_schedule") if getattr(args, k) is not None})
     vocab_words = list(data.vocab.itos)
     util.set_seed(args.seed)
     model, hyperparameters = build(name, settings, vocab_words, data.vocab.extra)
@@ -145,7 +147,8 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
     print(f"== {name}: {sum(p.numel() for p in model.parameters()):,} parameters, {settings}")
     started = time.time()
     result = text_models.fit(model, data, epochs=settings["epochs"], lr=settings["lr"], device=device,
-                             weight_decay=settings.get("weight_decay", 0.0))
+                             weight_decay=settings.get("weight_decay", 0.0),
+                             lr_schedule=settings.get("lr_schedule", "constant"))
     test = text_models.evaluate(model, data.test, device)
     seconds = time.time() - started
     print(f"{name}: dev accuracy {result['valid_accuracy']:.4f}, test accuracy {test['accuracy']:.4f} "

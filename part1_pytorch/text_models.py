@@ -229,12 +229,12 @@ def _length(batches):
 
 
 def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float = 5.0,
-        weight_decay: float = 0.0, time_limit: float | None = None) -> dict:
+        weight_decay: float = 0.0, time_limit: float | None = None, lr_schedule: str = "constant") -> dict:
     """Train with Adam, keep the weights of the epoch with the best validation accuracy.
 
     data has .train and .valid iterators (the test split is not touched here). Ties in validation
     accuracy go to the lower validation loss. time_limit (seconds): no epoch starts that would, at the
-    average pace so far, end after it.
+    average pace so far, end after it. lr_schedule: each epoch's learning rate (util.epoch_lr).
     Returns {"curves": {...per epoch...}, "best_epoch", "valid_accuracy", "epochs_run"}; the model
     is left holding the best epoch's weights.
     """
@@ -244,6 +244,8 @@ def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float =
     best, best_key, best_epoch = None, None, 0
     started = time.time()
     for epoch in range(1, epochs + 1):
+        for group in optimizer.param_groups:
+            group["lr"] = util.epoch_lr(lr, epoch, epochs, lr_schedule)
         trained = train_epoch(model, data.train, optimizer, device, clip, desc=f"epoch {epoch}/{epochs}")
         valid = evaluate(model, data.valid, device)
         for split, result in (("train", trained), ("valid", valid)):
@@ -353,11 +355,12 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
                       max_vocab: int | None, min_freq: int, pooling: str = "last", clip: float = 5.0,
                       weight_decay: float = 0.0, embeddings: str = "random", freeze_embeddings: bool = False,
                       bidirectional: bool = False, time_limit: float | None = None,
-                      glove_vocab: int = GLOVE_VOCAB) -> argparse.ArgumentParser:
+                      glove_vocab: int = GLOVE_VOCAB, lr_schedule: str = "constant") -> argparse.ArgumentParser:
     """The arguments of a <dataset>_<unit>.py script, with that script's tuned values as defaults."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
+    util.add_lr_schedule_arg(parser, lr_schedule)
     parser.add_argument("--unit", default=unit, choices=list(UNITS), help="recurrent unit")
     parser.add_argument("--embeddings", default=embeddings, choices=EMBEDDINGS,
                         help="random: learned from scratch; glove: initialised from GloVe 6B (then fine-tuned)")
@@ -455,7 +458,7 @@ def run_classifier(args, script: str, name: str) -> dict:
           f"{len(vocab_words):,} words{extra}, {len(classes)} classes, on {device}")
 
     result = fit(model, data, epochs=args.epochs, lr=args.lr, device=device, clip=args.clip,
-                 weight_decay=args.weight_decay, time_limit=args.time_limit)
+                 weight_decay=args.weight_decay, time_limit=args.time_limit, lr_schedule=args.lr_schedule)
     test = evaluate(model, data.test, device)
     print(f"test accuracy {test['accuracy']:.4f} (best epoch {result['best_epoch']})")
 
@@ -471,6 +474,7 @@ def run_classifier(args, script: str, name: str) -> dict:
                        "epochs_run": result["epochs_run"], "unit": args.unit, "embeddings": args.embeddings,
                        "freeze_embeddings": args.freeze_embeddings,
                        "glove_words_found": glove_found, "hyperparameters": hyperparameters,
-                       "batch_size": args.batch_size, "lr": args.lr, "max_seq_len": args.max_seq_len,
+                       "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
+                       "max_seq_len": args.max_seq_len,
                        "threads": torch.get_num_threads(), "cpu_seconds": cpu_seconds(), "examples": examples,
                        "curves": result["curves"]})

@@ -200,11 +200,14 @@ class TextRNN(tf.Module):
 # --------------------------------------------------------------------------- training
 
 class Adam(tf.Module):
-    """Adam (Kingma & Ba) on a list of tf.Variables, gradients clipped to a global norm first."""
+    """Adam (Kingma & Ba) on a list of tf.Variables, gradients clipped to a global norm first.
+
+    lr is a tf.Variable, so that a schedule can change it between steps without retracing the step."""
 
     def __init__(self, variables, lr: float, clip: float, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__()
-        self.variables_, self.lr, self.clip = list(variables), lr, clip
+        self.variables_, self.clip = list(variables), clip
+        self.lr = tf.Variable(lr, dtype=tf.float32, trainable=False)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m = [tf.Variable(tf.zeros_like(v)) for v in self.variables_]
         self.v = [tf.Variable(tf.zeros_like(v)) for v in self.variables_]
@@ -268,9 +271,10 @@ def predict(model: TextRNN, x, lengths, batch_size: int = 256) -> np.ndarray:
 
 
 def fit(model: TextRNN, train, valid, epochs: int, batch_size: int, lr: float, clip: float, seed: int,
-        desc: str = "train"):
+        desc: str = "train", lr_schedule: str = "constant"):
     """Train on `train` = (x, lengths, y), keep the weights of the epoch with the best accuracy on `valid`.
 
+    lr_schedule: each epoch's learning rate (util.epoch_lr).
     Returns the curves {"train_loss": [...], "valid_accuracy": [...]} and the best epoch (1-based).
     """
     optimizer = Adam(model.trainable_variables, lr, clip)
@@ -279,6 +283,7 @@ def fit(model: TextRNN, train, valid, epochs: int, batch_size: int, lr: float, c
     num_batches = -(-len(train[1]) // batch_size)
 
     def epoch_batches(epoch):
+        optimizer.lr.assign(util.epoch_lr(lr, epoch, epochs, lr_schedule))
         return ((tokens, lens, labels) for tokens, lens, labels, _ in batches(*train, batch_size, rng)), num_batches
 
     return train_keeping_best(model.trainable_variables, epochs, epoch_batches, train_step,
@@ -320,6 +325,7 @@ def encode_texts(texts, vocab: dataset.Vocabulary, max_seq_len: int):
 def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None:
     """The options of a text run, with `hp` (one entry script's tuned settings) as defaults."""
     util.add_common_args(parser, epochs=hp["epochs"], batch_size=hp["batch_size"], lr=hp["lr"])
+    util.add_lr_schedule_arg(parser, hp.get("lr_schedule", "constant"))
     parser.add_argument("--unit", choices=UNITS, default=unit, help="recurrent unit")
     parser.add_argument("--embedding-dim", type=util.positive(), default=hp["embedding_dim"], help="embedding size E")
     parser.add_argument("--hidden-dim", type=util.positive(), default=hp["hidden_dim"], help="hidden size H")
@@ -377,7 +383,7 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     model = TextRNN(len(data.vocab), len(data.classes), args.embedding_dim, args.hidden_dim, args.unit,
                     args.dropout, args.word_dropout, args.reverse, args.seed, embedding)
     curves, best_epoch = fit(model, train, valid, epochs, args.batch_size, args.lr, args.clip, args.seed,
-                             desc=f"{data.name} {args.unit}")
+                             desc=f"{data.name} {args.unit}", lr_schedule=args.lr_schedule)
 
     pred = predict(model, data.test_x, data.test_lengths)
     test_accuracy = float(np.mean(pred == data.test_y))
@@ -392,6 +398,7 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     return run_.finish({"test_accuracy": test_accuracy, "best_epoch": best_epoch,
                         "best_valid_accuracy": max(curves["valid_accuracy"]), **curves,
                         "hyperparameters": {k: getattr(args, k) for k in hp if hasattr(args, k)},
+                        "lr_schedule": args.lr_schedule,
                         "embeddings": args.embeddings,
                         "vocab_size": len(data.vocab), "demo": args.demo})
 

@@ -146,6 +146,24 @@ def test_lstm_learns_the_four_topics(data_dir):
     assert text_models.evaluate(model, data.test)["accuracy"] > 0.6  # chance is 0.25
 
 
+def test_fit_sets_each_epochs_learning_rate_from_the_schedule(data_dir, monkeypatch):
+    seen = []
+
+    def record(model, batches, optimizer, device, clip, desc=""):
+        seen.append([group["lr"] for group in optimizer.param_groups])
+        return {"loss": 1.0, "accuracy": 0.5}
+    monkeypatch.setattr(text_models, "train_epoch", record)
+    monkeypatch.setattr(text_models, "evaluate", lambda model, batches, device: {"loss": 1.0, "accuracy": 0.5})
+    data = demo_batches(data_dir, batch_size=16)
+    model = text_models.RNNClassifier(len(data.vocab), 8, 8, len(data.classes), unit="gru")
+    text_models.fit(model, data, epochs=4, lr=0.01, device=torch.device("cpu"), lr_schedule="cosine")
+    assert [lrs[0] for lrs in seen] == pytest.approx([0.01, 0.01 * (1 + 2 ** -0.5) / 2, 0.005,
+                                                      0.01 * (1 - 2 ** -0.5) / 2])
+    seen.clear()
+    text_models.fit(model, data, epochs=3, lr=0.01, device=torch.device("cpu"))
+    assert seen == [[0.01]] * 3
+
+
 def test_saved_model_predicts_the_same(tmp_path, data_dir):
     torch.manual_seed(0)
     data = demo_batches(data_dir)
@@ -248,10 +266,11 @@ def test_char_model_scripted_export_generates_the_same_text(tmp_path):
 def test_classifier_script_writes_a_run_and_predict_reads_it(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
     result = script("sentiment_gru.py", "--demo", "--epochs", "2", "--threads", "1", "--results-dir", out,
-                    data_dir=data_dir)
+                    "--lr-schedule", "cosine", data_dir=data_dir)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["demo"] and metrics["dataset"] == "demo_text" and metrics["unit"] == "gru"
+    assert metrics["lr_schedule"] == "cosine"
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["best_epoch"] in (1, 2)
     for name in ("curves.png", "confusion_matrix.png", "model.pt"):
         assert (out / name).stat().st_size > 0

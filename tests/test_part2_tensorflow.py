@@ -97,6 +97,16 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str) -> None:
     results["reverse_masking"] = float(np.max(np.abs(backward.predict_logits(batch[:, :4], lengths).numpy()
                                                      - backward.predict_logits(batch, lengths).numpy())))
 
+    # Adam's learning rate is read at each step of the traced function, so a schedule can change it
+    var = tf.Variable([1.0, -2.0])
+    adam = text_rnn.Adam([var], lr=0.1, clip=5.0)
+    step = tf.function(lambda grad: adam.apply([grad]), autograph=False)
+    step(tf.constant([1.0, -1.0]))
+    results["adam_first_step"] = var.numpy().tolist()  # Adam's first step is lr times the gradient's sign
+    adam.lr.assign(0.0)
+    step(tf.constant([1.0, -1.0]))
+    results["adam_step_at_lr_0"] = float(np.max(np.abs(var.numpy() - results["adam_first_step"])))
+
     # Learning: the plain RNN (the LSTM and GRU learn in the scripts' demo runs) on the binary demo task.
     data = dataset.load_text_dataset("sentiment", 20, demo=True)
     keep, held = dataset.stratified_split(data.train_y, 0.1, 0)
@@ -167,7 +177,7 @@ def demo_runs(env):
     """The demo runs the tests read: sentiment LSTM, CIFAR, and group 7 (sentiment and questions, GRU)."""
     root = env[0]
     results = run_side_by_side(env, {
-        "text": ["sentiment_lstm.py", "--demo", "--results-dir", root / "sentiment_lstm"],
+        "text": ["sentiment_lstm.py", "--demo", "--lr-schedule", "cosine", "--results-dir", root / "sentiment_lstm"],
         "cifar": ["cifar_tensorflow.py", "--demo", "--results-dir", root / "cifar"],
         "group": ["text_rnn.py", "--group", "7", "--demo", "--results-dir", root / "group7"],
     })
@@ -223,6 +233,11 @@ def test_reverse_reads_the_real_words_backwards(checks):
     assert checks["reverse_diff"] < 1e-6 and checks["reverse_masking"] < 1e-6
 
 
+def test_adam_reads_its_learning_rate_at_every_step(checks):
+    assert checks["adam_first_step"] == pytest.approx([0.9, -1.9], abs=1e-6)
+    assert checks["adam_step_at_lr_0"] == 0.0
+
+
 def test_rnn_learns_demo_task(checks):
     assert checks["rnn_demo_accuracy"] >= 0.8  # chance is 0.5
 
@@ -236,6 +251,7 @@ def test_sentiment_lstm_demo_run(demo_runs, checks):
     folder, result = demo_runs["text"], demo_runs["results"]["text"]
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["demo"] and metrics["dataset"] == "demo_text" and metrics["model"] == "lstm"
+    assert metrics["lr_schedule"] == "cosine"
     assert metrics["test_accuracy"] >= 0.75  # binary demo task, chance 0.5
     assert len(metrics["train_loss"]) == len(metrics["valid_accuracy"]) == metrics["epochs"]
     assert metrics["train_loss"][-1] < metrics["train_loss"][0]

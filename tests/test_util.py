@@ -103,6 +103,15 @@ def test_group_table_covers_the_course_and_rejects_unknown_groups():
         util.group_settings(99)
 
 
+def test_epoch_lr_constant_and_cosine():
+    assert [util.epoch_lr(0.1, e, 5) for e in range(1, 6)] == [0.1] * 5
+    cosine = [util.epoch_lr(0.1, e, 5, "cosine") for e in range(1, 6)]
+    assert cosine[0] == pytest.approx(0.1) and cosine[-1] == pytest.approx(0.1 * (1 + np.cos(0.8 * np.pi)) / 2)
+    assert all(a > b > 0 for a, b in zip(cosine, cosine[1:]))
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        util.epoch_lr(0.1, 1, 5, "step")
+
+
 def test_positive_argument_type():
     parse = util.positive(int)
     assert parse("3") == 3
