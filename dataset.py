@@ -711,7 +711,8 @@ class TextData:
     held: np.ndarray | None    # indices of train_x held out for validation, or None
 
 
-def _encode_all(sentences, vocab: Vocabulary, max_len: int | None) -> list[list[int]]:
+def encode_all(sentences, vocab: Vocabulary, max_len: int | None) -> list[list[int]]:
+    """Token ids of each sentence, cut to max_len (None: whole); an empty sentence is one <unk>."""
     encoded = []
     for sentence in sentences:
         ids = vocab.encode(tokenize(sentence))[:max_len] if max_len else vocab.encode(tokenize(sentence))
@@ -753,8 +754,8 @@ def load_text_dataset(name: str, max_seq_len: int, data_dir=None, demo: bool = F
     vocabulary comes from the kept texts only."""
     train_s, train_y, test_s, test_y, keep, held, vocab, classes = _load_text(
         name, data_dir, demo, min_freq, max_vocab, valid_fraction, seed)
-    train_x, train_len = pad(_encode_all(train_s, vocab, max_seq_len), max_seq_len)
-    test_x, test_len = pad(_encode_all(test_s, vocab, max_seq_len), max_seq_len)
+    train_x, train_len = pad(encode_all(train_s, vocab, max_seq_len), max_seq_len)
+    test_x, test_len = pad(encode_all(test_s, vocab, max_seq_len), max_seq_len)
     return TextData(train_x, train_y, train_len, test_x, test_y, test_len, vocab, classes,
                     DEMO_TEXT_FOR[name] if demo else name, keep, held)
 
@@ -837,8 +838,8 @@ def load_text_iterators(name: str, batch_size: int, valid_fraction: float = 0.1,
     The vocabulary comes from the texts that train, then extra_words (see Vocabulary.build)."""
     train_s, train_y, test_s, test_y, keep, held, vocab, classes = _load_text(
         name, data_dir, demo, min_freq, max_vocab, valid_fraction, seed, extra_words)
-    train_seq = _encode_all(train_s, vocab, max_seq_len)
-    test_seq = _encode_all(test_s, vocab, max_seq_len)
+    train_seq = encode_all(train_s, vocab, max_seq_len)
+    test_seq = encode_all(test_s, vocab, max_seq_len)
     eval_batch_size = eval_batch_size or batch_size
     valid = None
     if held is not None:

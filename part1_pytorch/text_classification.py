@@ -172,19 +172,20 @@ def train_svm(args) -> dict:
     classes = sorted(set(labels))
     y = np.array([classes.index(label) for label in labels])
     test_y = np.array([classes.index(label) for label in test_labels])
-    keep, held = dataset.stratified_split(y, args.valid_fraction, args.seed)
+    keep, held = dataset.validation_split(args.dataset, sentences, y, args.valid_fraction, args.seed)
     started = time.time()
+    vectorizer = TfidfVectorizer(tokenizer=dataset.tokenize, token_pattern=None, lowercase=False,
+                                 ngram_range=(1, 2), sublinear_tf=True)
+    features = vectorizer.fit_transform([sentences[i] for i in keep])
+    dev_features = vectorizer.transform([sentences[i] for i in held])
     best = None
     for c in SVM_C:
-        vectorizer = TfidfVectorizer(tokenizer=dataset.tokenize, token_pattern=None, lowercase=False,
-                                     ngram_range=(1, 2), sublinear_tf=True)
-        features = vectorizer.fit_transform([sentences[i] for i in keep])
         svm = LinearSVC(C=c).fit(features, y[keep])
-        dev = float((svm.predict(vectorizer.transform([sentences[i] for i in held])) == y[held]).mean())
+        dev = float((svm.predict(dev_features) == y[held]).mean())
         print(f"svm C={c}: dev accuracy {dev:.4f}")
         if best is None or dev > best[0]:
-            best = (dev, c, vectorizer, svm)
-    dev, c, vectorizer, svm = best
+            best = (dev, c, svm)
+    dev, c, svm = best
     test = float((svm.predict(vectorizer.transform(test_sentences)) == test_y).mean())
     seconds = time.time() - started
     print(f"svm: C={c}, dev accuracy {dev:.4f}, test accuracy {test:.4f} ({seconds:.0f} s)")

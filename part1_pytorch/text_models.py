@@ -142,19 +142,30 @@ def build_model(architecture: str, hyperparameters: dict) -> nn.Module:
     return ARCHITECTURES[architecture](**hyperparameters)
 
 
+def _unless_a_demo_lacks_glove(read, demo: bool, path, instead: str):
+    """read(), or None in a demo that found no GloVe file (the demo data need no download); a file the user
+    named (path) must exist even then."""
+    try:
+        return read()
+    except dataset.DatasetError as error:
+        if not demo or path is not None:
+            raise
+        print(f"demo: {error}; {instead}")
+        return None
+
+
 def init_glove(model: nn.Module, vocab_words: list[str], data_dir=None, path=None, demo: bool = False) -> int | None:
     """Copy GloVe vectors into model.embedding (rows follow the vocabulary); returns how many words were found.
 
     With demo=True a missing GloVe file is not an error: the demo keeps its random embeddings (None).
     """
     dim = model.embedding.embedding_dim
-    try:
-        matrix, found = dataset.load_glove(list(vocab_words), dim=dim, data_dir=data_dir, path=path)
-    except dataset.DatasetError as error:
-        if not demo or path is not None:
-            raise
-        print(f"demo: {error}; keeping random embeddings")
+    loaded = _unless_a_demo_lacks_glove(lambda: dataset.load_glove(list(vocab_words), dim=dim, data_dir=data_dir,
+                                                                   path=path),
+                                        demo, path, "keeping random embeddings")
+    if loaded is None:
         return None
+    matrix, found = loaded
     matrix = torch.as_tensor(np.asarray(matrix), dtype=torch.float32)
     trained = model.embedding.num_embeddings
     with torch.no_grad():
@@ -413,13 +424,8 @@ def glove_vocabulary(args, dim: int) -> list[str]:
     a GloVe file): a word no training text has then keeps its GloVe vector instead of becoming <unk>."""
     if args.glove_vocab <= 0:
         return []
-    try:
-        return dataset.glove_words(args.glove_vocab, dim, args.data_dir, args.glove)
-    except dataset.DatasetError as error:
-        if not args.demo or args.glove is not None:
-            raise
-        print(f"demo: {error}; the vocabulary holds the training words only")
-        return []
+    return _unless_a_demo_lacks_glove(lambda: dataset.glove_words(args.glove_vocab, dim, args.data_dir, args.glove),
+                                      args.demo, args.glove, "the vocabulary holds the training words only") or []
 
 
 def load_batches(args, name: str, extra_words=()):

@@ -315,7 +315,7 @@ def load_model(directory):
 
 def encode_texts(texts, vocab: dataset.Vocabulary, max_seq_len: int):
     """Tokenise and pad like the training data: (tokens (N, T) int32, lengths (N,) int32)."""
-    ids = [vocab.encode(dataset.tokenize(text))[:max_seq_len] or [vocab.UNK] for text in texts]
+    ids = dataset.encode_all(texts, vocab, max_seq_len)
     tokens, lengths = dataset.pad(ids, max(len(i) for i in ids))
     return tokens, lengths.astype(np.int32)
 

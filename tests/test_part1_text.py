@@ -199,6 +199,24 @@ def test_glove_loader_on_a_tiny_file(tmp_path):
         dataset.load_glove(words, dim=3, path=path)
 
 
+def test_only_a_demo_may_go_without_glove_and_only_when_no_file_was_named(tmp_path, capsys):
+    import argparse
+    words = ["<pad>", "<unk>", "the"]
+    model = text_models.AverageEmbedding(3, 50)
+    before = model.embedding.weight.detach().clone()
+    assert text_models.init_glove(model, words, data_dir=tmp_path, demo=True) is None
+    torch.testing.assert_close(model.embedding.weight, before)
+    args = argparse.Namespace(glove_vocab=10, data_dir=str(tmp_path), glove=None, demo=True)
+    assert text_models.glove_vocabulary(args, 50) == []
+    assert "keeping random embeddings" in capsys.readouterr().out
+    with pytest.raises(dataset.DatasetError, match="no GloVe 50d vectors"):
+        text_models.init_glove(model, words, data_dir=tmp_path, demo=False)
+    with pytest.raises(dataset.DatasetError, match="no GloVe 50d vectors"):
+        text_models.glove_vocabulary(argparse.Namespace(**{**vars(args), "demo": False}), 50)
+    with pytest.raises(dataset.DatasetError, match="does not exist"):
+        text_models.glove_vocabulary(argparse.Namespace(**{**vars(args), "glove": str(tmp_path / "x.txt")}), 50)
+
+
 def test_fixed_words_read_their_pretrained_rows_and_take_no_training():
     torch.manual_seed(0)
     model = text_models.RNNClassifier(10, 4, 3, 2, fixed_words=4)
