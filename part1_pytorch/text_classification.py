@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dataset", default="sentiment", choices=["sentiment", "spam"], help="a binary text set")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="dev split carved from train")
     parser.add_argument("--glove", default=None, help="GloVe 50d text file (default: found by dataset.py)")
-    parser.add_argument("--glove-vocab", type=int, default=text_models.GLOVE_VOCAB,
+    parser.add_argument("--glove-vocab", type=int, default=dataset.GLOVE_VOCAB,
                         help="the GloVe models' vocabulary also holds GloVe's this many most frequent words, so "
                              "that words absent from training keep their GloVe meaning instead of becoming <unk> "
                              "(0: the training words only)")

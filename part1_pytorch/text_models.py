@@ -29,9 +29,6 @@ import util
 UNITS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 EMBEDDINGS = ("random", "glove")
 CHECKPOINT_FORMAT = "part1-text-classifier-v1"
-# GloVe's most frequent words that join a GloVe model's vocabulary (glove_vocabulary). Chosen on validation,
-# seeds 0-2 (session 7): questions LSTM 83.7% against 82.4% with the training words alone, no seed worse.
-GLOVE_VOCAB = 100_000
 # Confusion matrices of many-class sets show only the first classes, as the course does.
 CONFUSION_CLASSES = 20
 
@@ -366,7 +363,7 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
                       max_vocab: int | None, min_freq: int, pooling: str = "last", clip: float = 5.0,
                       weight_decay: float = 0.0, embeddings: str = "random", freeze_embeddings: bool = False,
                       bidirectional: bool = False, time_limit: float | None = None,
-                      glove_vocab: int = GLOVE_VOCAB, lr_schedule: str = "constant") -> argparse.ArgumentParser:
+                      glove_vocab: int = dataset.GLOVE_VOCAB, lr_schedule: str = "constant") -> argparse.ArgumentParser:
     """The arguments of a <dataset>_<unit>.py script, with that script's tuned values as defaults."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -49,8 +49,10 @@ dropout on the embeddings and on the final state, optionally word dropout (train
 <unk>); a validation split carved from the training split (whole threads for newsgroups, see
 dataset.validation_split) picks the best epoch; the test split is used once, at the end. Options beyond
 the course's model, off unless a script's settings say otherwise: `--reverse` reads each text backwards
-(so the state ends on its start: a post's From and Subject lines) and `--embeddings glove` starts from GloVe
-vectors instead of random ones. The saved model is a tf.saved_model of the tf.Module (signature
+(so the state ends on its start: a post's From and Subject lines), `--embeddings glove` starts from GloVe
+vectors instead of random ones (and, as in part 1, adds GloVe's most frequent words to the vocabulary at their
+fixed GloVe vectors: `--glove-vocab`), and `--lr-schedule cosine` lowers the learning rate epoch by epoch.
+The saved model is a tf.saved_model of the tf.Module (signature
 `predict_logits(tokens, lengths)`) plus its vocabulary and settings (predict.py).
 """
 from __future__ import annotations
@@ -141,11 +143,13 @@ class TextRNN(tf.Module):
     backwards, so that the final state is the one after its first words: for long documents whose start
     (a post's From and Subject lines) says the most, the recurrence then need not carry it to the end.
     embedding: optional initial (V, E) matrix (GloVe); by default N(0, 0.1) random, as the course asks.
+    fixed_embedding: optional (F, E) vectors of the vocabulary's last F words (ids V .. V+F-1), pretrained words
+    that no training text has: a non-trainable variable, so they keep their meaning and cost Adam nothing.
     """
 
     def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int, hidden_dim: int,
                  unit: str = "lstm", dropout: float = 0.0, word_dropout: float = 0.0, reverse: bool = False,
-                 seed: int = 0, embedding=None):
+                 seed: int = 0, embedding=None, fixed_embedding=None):
         super().__init__(name=f"text_{unit}")
         if unit not in CELLS:
             raise ValueError(f"unknown recurrent unit {unit!r}: choose one of {', '.join(UNITS)}")
@@ -160,6 +164,8 @@ class TextRNN(tf.Module):
         if embedding is None:
             embedding = rng.normal(0, 0.1, (vocab_size, embedding_dim))
         self.embedding = tf.Variable(embedding, dtype=tf.float32, name="embedding")
+        self.fixed_embedding = (None if fixed_embedding is None or not len(fixed_embedding) else
+                                tf.Variable(fixed_embedding, dtype=tf.float32, trainable=False, name="fixed_embedding"))
         self.W = tf.Variable(rng.uniform(-limit, limit, (embedding_dim, gates * hidden_dim)), dtype=tf.float32,
                              name="W")
         self.U = tf.Variable(np.concatenate([_orthogonal(hidden_dim, rng) for _ in range(gates)], axis=1),
@@ -177,7 +183,7 @@ class TextRNN(tf.Module):
         if training and self.word_dropout:  # some real words become <unk>: its embedding learns to stand in
             dropped = tf.random.uniform(tf.shape(tokens)) < self.word_dropout
             tokens = tf.where(dropped & (tokens != dataset.Vocabulary.PAD), dataset.Vocabulary.UNK, tokens)
-        x = tf.nn.embedding_lookup(self.embedding, tokens)                      # (B, T, E)
+        x = self.embed(tokens)                                                  # (B, T, E)
         if training and self.dropout:
             x = tf.nn.dropout(x, self.dropout)
         batch = tf.shape(tokens)[0]
@@ -189,6 +195,15 @@ class TextRNN(tf.Module):
         if training and self.dropout:
             h = tf.nn.dropout(h, self.dropout)
         return tf.matmul(h, self.W_out) + self.b_out
+
+    def embed(self, tokens):
+        """Embedding rows of tokens (B, T): (B, T, E); ids past the trained rows read fixed_embedding."""
+        if self.fixed_embedding is None:
+            return tf.nn.embedding_lookup(self.embedding, tokens)
+        trained = tf.shape(self.embedding)[0]
+        own = tf.nn.embedding_lookup(self.embedding, tf.minimum(tokens, trained - 1))
+        fixed = tf.nn.embedding_lookup(self.fixed_embedding, tf.maximum(tokens - trained, 0))
+        return tf.where((tokens < trained)[..., None], own, fixed)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)],
                  autograph=False)
@@ -338,6 +353,10 @@ def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None
     parser.add_argument("--embeddings", choices=["random", "glove"], default="random",
                         help="initial embeddings: random (the course's model) or GloVe 6B 50d (needs "
                              "--embedding-dim 50 and `python dataset.py prepare glove --source PATH`)")
+    parser.add_argument("--glove-vocab", type=int, default=dataset.GLOVE_VOCAB,
+                        help="with --embeddings glove: the vocabulary also holds GloVe's this many most frequent "
+                             "words, kept at their GloVe vectors, so that words absent from training keep their "
+                             "meaning instead of becoming <unk> (0: the training words only)")
     parser.add_argument("--word-dropout", type=float, default=hp["word_dropout"],
                         help="share of training tokens replaced by <unk>")
     parser.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=hp["reverse"],
@@ -363,8 +382,12 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     """Train, pick the best epoch on validation, test once, write plots, metrics and the saved model."""
     epochs = args.epochs or (DEMO_EPOCHS if args.demo else hp["epochs"])
     print(f"loading {dataset_name}{' (demo data)' if args.demo else ''}")
+    glove_words = []
+    if args.embeddings == "glove" and args.glove_vocab > 0:
+        glove_words = dataset.glove_words(args.glove_vocab, 50, args.data_dir)
     data = dataset.load_text_dataset(dataset_name, args.max_seq_len, data_dir=args.data_dir, demo=args.demo,
-                                     min_freq=args.min_freq, valid_fraction=args.valid_fraction, seed=args.seed)
+                                     min_freq=args.min_freq, valid_fraction=args.valid_fraction, seed=args.seed,
+                                     extra_words=glove_words)
     keep, held = data.keep, data.held
     train = (data.train_x[keep], data.train_lengths[keep], data.train_y[keep])
     valid = (data.train_x[held], data.train_lengths[held], data.train_y[held])
@@ -372,16 +395,19 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     print(f"{data.name}: {len(keep)} train, {len(held)} validation{threads}, {len(data.test_y)} test texts, "
           f"{len(data.classes)} classes, vocabulary {len(data.vocab)}")
 
-    embedding = None
+    embedding = fixed = None
     if args.embeddings == "glove":
         embedding, found = dataset.load_glove(data.vocab, 50, data_dir=args.data_dir, seed=args.seed)
-        print(f"GloVe knows {found} of the {len(data.vocab)} vocabulary words")
+        trained = len(data.vocab) - data.vocab.extra
+        embedding, fixed = embedding[:trained], embedding[trained:]
+        extra = f" ({data.vocab.extra} of them GloVe's, absent from training, kept fixed)" if data.vocab.extra else ""
+        print(f"GloVe knows {found} of the {len(data.vocab)} vocabulary words{extra}")
 
     args.epochs = epochs
     run_ = util.start_run(args, script, data.name, args.unit)
     tf.random.set_seed(args.seed)
     model = TextRNN(len(data.vocab), len(data.classes), args.embedding_dim, args.hidden_dim, args.unit,
-                    args.dropout, args.word_dropout, args.reverse, args.seed, embedding)
+                    args.dropout, args.word_dropout, args.reverse, args.seed, embedding, fixed)
     curves, best_epoch = fit(model, train, valid, epochs, args.batch_size, args.lr, args.clip, args.seed,
                              desc=f"{data.name} {args.unit}", lr_schedule=args.lr_schedule)
 
@@ -399,7 +425,7 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
                         "best_valid_accuracy": max(curves["valid_accuracy"]), **curves,
                         "hyperparameters": {k: getattr(args, k) for k in hp if hasattr(args, k)},
                         "lr_schedule": args.lr_schedule,
-                        "embeddings": args.embeddings,
+                        "embeddings": args.embeddings, "fixed_words": data.vocab.extra,
                         "vocab_size": len(data.vocab), "demo": args.demo})
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dataset
@@ -28,8 +29,6 @@ ENTRY_SCRIPTS = [f"{d}_{u}.py" for d in ("sentiment", "spam", "questions", "news
 
 def numpy_cell(unit, x, state, W, U, b):
     """One step of the course's equations, gate by gate, in NumPy (float64)."""
-    import numpy as np
-
     def sigmoid(a):
         return 1 / (1 + np.exp(-a))
 
@@ -54,9 +53,8 @@ def numpy_cell(unit, x, state, W, U, b):
     return (z * h + (1 - z) * n,)
 
 
-def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str) -> None:
+def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_model_dir: str) -> None:
     sys.path.insert(0, str(PART2))
-    import numpy as np
     import tensorflow as tf
 
     import cifar_tensorflow
@@ -96,6 +94,21 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str) -> None:
                                                   - forward.predict_logits(flipped, lengths).numpy())))
     results["reverse_masking"] = float(np.max(np.abs(backward.predict_logits(batch[:, :4], lengths).numpy()
                                                      - backward.predict_logits(batch, lengths).numpy())))
+
+    # GloVe's words absent from training: ids past the trained rows read the fixed rows, which take no training
+    trained_rows, fixed_rows = rng.normal(size=(6, 4)), rng.normal(size=(3, 4))
+    model = text_rnn.TextRNN(9, 2, 4, 5, "gru", embedding=trained_rows, fixed_embedding=fixed_rows)
+    ids = np.array([[1, 7, 5, 8, 6]], np.int32)
+    results["fixed_rows_diff"] = float(np.max(np.abs(
+        model.embed(ids).numpy() - np.concatenate([trained_rows, fixed_rows])[ids])))
+    results["fixed_rows_trainable"] = [v.name for v in model.trainable_variables if "fixed" in v.name]
+    # the script's GloVe model, saved with its fixed rows, classifies the demo test set as the run said
+    texts, labels = dataset.read_text_split("sentiment", "test", demo=True)
+    loaded, vocab, settings = text_rnn.load_model(glove_model_dir)
+    tokens, lengths = text_rnn.encode_texts(texts, vocab, settings["max_seq_len"])
+    predicted = [settings["classes"][i] for i in np.argmax(loaded.predict_logits(tokens, lengths).numpy(), 1)]
+    results["glove_script_reload_accuracy"] = float(np.mean(np.array(predicted) == np.array(labels)))
+    results["glove_vocab_tail"] = vocab.itos[-3:]
 
     # Adam's learning rate is read at each step of the traced function, so a schedule can change it
     var = tf.Variable([1.0, -2.0])
@@ -154,6 +167,12 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("part2")
     for kind in ("demo_text", "demo_topics", "demo_cifar"):  # once, before scripts run side by side
         dataset.ensure_demo(kind, root / "data")
+    # a small GloVe 50d file: three words no demo text has, then demo words, most frequent first like GloVe's
+    rng = np.random.default_rng(0)
+    lines = [" ".join([word] + [f"{v:.3f}" for v in rng.normal(size=50)])
+             for word in ("zzalpha", "zzbeta", "zzgamma", "the", "movie", "great", "awful", "film")]
+    (root / "data" / "glove").mkdir()
+    (root / "data" / "glove" / "glove.6B.50d.txt").write_text("\n".join(lines) + "\n")
     variables = {**os.environ, "COURSE_DATA_DIR": str(root / "data"), "COURSE_RESULTS_DIR": str(root / "results"),
                  "COURSE_QUIET": "1", "PYTHONUNBUFFERED": "1"}
     return root, variables
@@ -180,11 +199,13 @@ def demo_runs(env):
         "text": ["sentiment_lstm.py", "--demo", "--lr-schedule", "cosine", "--results-dir", root / "sentiment_lstm"],
         "cifar": ["cifar_tensorflow.py", "--demo", "--results-dir", root / "cifar"],
         "group": ["text_rnn.py", "--group", "7", "--demo", "--results-dir", root / "group7"],
+        "glove": ["sentiment_gru.py", "--demo", "--embeddings", "glove", "--embedding-dim", "50", "--glove-vocab", "4",
+                  "--results-dir", root / "glove"],
     })
     for key, result in results.items():
         assert result.returncode == 0, (key, result.stderr[-3000:])
     return {"text": root / "sentiment_lstm", "cifar": root / "cifar", "group": root / "group7",
-            "results": results}
+            "glove": root / "glove", "results": results}
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +213,7 @@ def checks(env, demo_runs):
     out = env[0] / "checks" / "checks.json"
     out.parent.mkdir()
     result = subprocess.run([sys.executable, __file__, str(out), str(demo_runs["text"] / "model"),
-                             str(demo_runs["cifar"])], capture_output=True, text=True, timeout=300, cwd=REPO,
+                             str(demo_runs["cifar"]), str(demo_runs["glove"] / "model")], capture_output=True, text=True, timeout=300, cwd=REPO,
                             env=env[1])
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(out.read_text())
@@ -231,6 +252,14 @@ def test_padding_does_not_change_prediction(checks, unit):
 
 def test_reverse_reads_the_real_words_backwards(checks):
     assert checks["reverse_diff"] < 1e-6 and checks["reverse_masking"] < 1e-6
+
+
+def test_glove_words_absent_from_training_read_fixed_rows_and_are_saved(demo_runs, checks):
+    assert checks["fixed_rows_diff"] < 1e-6 and checks["fixed_rows_trainable"] == []
+    metrics = json.loads((demo_runs["glove"] / "metrics.json").read_text())
+    assert metrics["embeddings"] == "glove" and metrics["fixed_words"] == 3  # "the" is a training word
+    assert checks["glove_vocab_tail"] == ["zzalpha", "zzbeta", "zzgamma"]
+    assert checks["glove_script_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])
 
 
 def test_adam_reads_its_learning_rate_at_every_step(checks):
