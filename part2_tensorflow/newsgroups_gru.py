@@ -31,6 +31,7 @@ HYPERPARAMETERS = dict(
     dropout=0.3,
     reverse=True,
     clip=5.0,
+    lr_schedule="constant",
 )
 
 

@@ -28,6 +28,7 @@ HYPERPARAMETERS = dict(
     dropout=0.5,
     reverse=False,
     clip=5.0,
+    lr_schedule="constant",  # cosine: validation 78.57% against 78.39% (mean of seeds 0-4; seed 1 worse)
 )
 
 

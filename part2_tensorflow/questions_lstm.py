@@ -27,6 +27,7 @@ HYPERPARAMETERS = dict(
     dropout=0.5,
     reverse=False,
     clip=5.0,
+    lr_schedule="constant",  # cosine: validation 77.49% against 77.85% (mean of seeds 0-4)
 )
 
 

@@ -30,6 +30,7 @@ HYPERPARAMETERS = dict(
     dropout=0.5,
     reverse=False,
     clip=5.0,
+    lr_schedule="constant",  # cosine: validation 76.28% against 76.00% (mean of seeds 0-4; seed 0 worse)
 )
 
 

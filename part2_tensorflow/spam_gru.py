@@ -27,6 +27,7 @@ HYPERPARAMETERS = dict(
     dropout=0.3,
     reverse=False,
     clip=5.0,
+    lr_schedule="cosine",  # validation, mean of seeds 0-4: 98.51% against 98.09% constant (no seed worse)
 )
 
 

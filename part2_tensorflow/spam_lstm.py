@@ -27,6 +27,7 @@ HYPERPARAMETERS = dict(
     dropout=0.3,
     reverse=False,
     clip=5.0,
+    lr_schedule="constant",  # cosine: validation 98.25% against 98.09% (mean of seeds 0-4; seed 3 worse)
 )
 
 

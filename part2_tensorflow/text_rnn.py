@@ -340,7 +340,7 @@ def encode_texts(texts, vocab: dataset.Vocabulary, max_seq_len: int):
 def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None:
     """The options of a text run, with `hp` (one entry script's tuned settings) as defaults."""
     util.add_common_args(parser, epochs=hp["epochs"], batch_size=hp["batch_size"], lr=hp["lr"])
-    util.add_lr_schedule_arg(parser, hp.get("lr_schedule", "constant"))
+    util.add_lr_schedule_arg(parser, hp["lr_schedule"])
     parser.add_argument("--unit", choices=UNITS, default=unit, help="recurrent unit")
     parser.add_argument("--embedding-dim", type=util.positive(), default=hp["embedding_dim"], help="embedding size E")
     parser.add_argument("--hidden-dim", type=util.positive(), default=hp["hidden_dim"], help="hidden size H")

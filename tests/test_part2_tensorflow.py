@@ -2,8 +2,8 @@
 
 TensorFlow never runs inside the pytest process (TensorFlow and torchvision in one process crash), so the
 checks that need it live in `tf_checks` below and run in a subprocess: this file doubles as that script,
-`python tests/test_part2_tensorflow.py OUT.json TEXT_MODEL_DIR CIFAR_RUN_DIR`. It measures (differences,
-accuracies) and the tests here assert on what it wrote.
+`python tests/test_part2_tensorflow.py OUT.json TEXT_MODEL_DIR CIFAR_RUN_DIR GLOVE_MODEL_DIR`. It measures
+(differences, accuracies) and the tests here assert on what it wrote.
 """
 from __future__ import annotations
 
@@ -213,8 +213,8 @@ def checks(env, demo_runs):
     out = env[0] / "checks" / "checks.json"
     out.parent.mkdir()
     result = subprocess.run([sys.executable, __file__, str(out), str(demo_runs["text"] / "model"),
-                             str(demo_runs["cifar"]), str(demo_runs["glove"] / "model")], capture_output=True, text=True, timeout=300, cwd=REPO,
-                            env=env[1])
+                             str(demo_runs["cifar"]), str(demo_runs["glove"] / "model")],
+                            capture_output=True, text=True, timeout=300, cwd=REPO, env=env[1])
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -342,9 +342,10 @@ def test_entry_scripts_hold_every_setting_for_their_dataset_and_unit(script):
     hp = {k.arg: ast.literal_eval(k.value) for k in settings.keywords}
     rates = {"dropout", "word_dropout"}
     assert set(hp) == {"embedding_dim", "hidden_dim", "max_seq_len", "min_freq", "batch_size", "lr", "epochs",
-                       "clip", "reverse"} | rates
-    assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse"}) and all(0 <= hp[key] < 1 for key in rates)
-    assert isinstance(hp["reverse"], bool)
+                       "clip", "reverse", "lr_schedule"} | rates
+    assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse", "lr_schedule"})
+    assert all(0 <= hp[key] < 1 for key in rates)
+    assert isinstance(hp["reverse"], bool) and hp["lr_schedule"] in ("constant", "cosine")
     call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
                 and getattr(node.func, "attr", None) == "main_for")
     assert [ast.literal_eval(arg) for arg in call.args[:2]] == script[:-3].split("_")
