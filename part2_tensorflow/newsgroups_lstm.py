@@ -31,7 +31,7 @@ HYPERPARAMETERS = dict(
     dropout=0.3,
     reverse=True,
     clip=5.0,
-    lr_schedule="constant",
+    lr_schedule="cosine",  # validation, mean of seeds 0-4: 78.68% against 77.29% constant (no seed worse)
 )
 
 
