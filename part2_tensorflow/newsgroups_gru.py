@@ -31,7 +31,7 @@ HYPERPARAMETERS = dict(
     dropout=0.3,
     reverse=True,
     clip=5.0,
-    lr_schedule="constant",
+    lr_schedule="constant",  # cosine: validation 82.83% against 82.42% (mean of seeds 0-2; seed 1 worse)
 )
 
 
