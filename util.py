@@ -155,8 +155,6 @@ def positive(kind: type = int) -> Callable[[str], Any]:
     return parse
 
 
-# --------------------------------------------------------------------------- randomness and devices
-
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -174,6 +172,8 @@ def epoch_lr(lr: float, epoch: int, epochs: int, schedule: str = "constant") -> 
         return lr * 0.5 * (1 + np.cos(np.pi * (epoch - 1) / epochs))
     raise ValueError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
 
+
+# --------------------------------------------------------------------------- randomness and devices
 
 def set_seed(seed: int) -> None:
     """Seed Python and NumPy, and torch / TensorFlow if the script has imported them."""

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import dataset
+import util
 from conftest import REPO, assert_user_error
 
 PART2 = REPO / "part2_tensorflow"
@@ -104,10 +105,14 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     results["fixed_rows_trainable"] = [v.name for v in model.trainable_variables if "fixed" in v.name]
     # the script's GloVe model, saved with its fixed rows, classifies the demo test set as the run said
     texts, labels = dataset.read_text_split("sentiment", "test", demo=True)
-    loaded, vocab, settings = text_rnn.load_model(glove_model_dir)
-    tokens, lengths = text_rnn.encode_texts(texts, vocab, settings["max_seq_len"])
-    predicted = [settings["classes"][i] for i in np.argmax(loaded.predict_logits(tokens, lengths).numpy(), 1)]
-    results["glove_script_reload_accuracy"] = float(np.mean(np.array(predicted) == np.array(labels)))
+
+    def script_model_accuracy(model_dir):
+        """Accuracy on the demo test set of a model folder a script saved, and its vocabulary."""
+        loaded, vocab, settings = text_rnn.load_model(model_dir)
+        tokens, lengths = text_rnn.encode_texts(texts, vocab, settings["max_seq_len"])
+        predicted = [settings["classes"][i] for i in np.argmax(loaded.predict_logits(tokens, lengths).numpy(), 1)]
+        return float(np.mean(np.array(predicted) == np.array(labels))), vocab
+    results["glove_script_reload_accuracy"], vocab = script_model_accuracy(glove_model_dir)
     results["glove_vocab_tail"] = vocab.itos[-3:]
 
     # Adam's learning rate is read at each step of the traced function, so a schedule can change it
@@ -140,11 +145,7 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     results["reload_vocab_same"] = vocab.itos == data.vocab.itos and settings["classes"] == data.classes
 
     # The scripts' saved models: the text one classifies the demo test set as well as the run said.
-    loaded, vocab, settings = text_rnn.load_model(text_model_dir)
-    texts, labels = dataset.read_text_split("sentiment", "test", demo=True)
-    tokens, lengths = text_rnn.encode_texts(texts, vocab, settings["max_seq_len"])
-    predicted = [settings["classes"][i] for i in np.argmax(loaded.predict_logits(tokens, lengths).numpy(), 1)]
-    results["text_script_reload_accuracy"] = float(np.mean(np.array(predicted) == np.array(labels)))
+    results["text_script_reload_accuracy"], _ = script_model_accuracy(text_model_dir)
     _, (test_x, test_y) = dataset.cifar100(0, demo=True)
     cifar = tf.saved_model.load(str(Path(cifar_run_dir) / "model" / "saved_model"))
     logits = cifar.predict_logits(cifar_tensorflow.to_nhwc(test_x)).numpy()
@@ -345,7 +346,7 @@ def test_entry_scripts_hold_every_setting_for_their_dataset_and_unit(script):
                        "clip", "reverse", "lr_schedule"} | rates
     assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse", "lr_schedule"})
     assert all(0 <= hp[key] < 1 for key in rates)
-    assert isinstance(hp["reverse"], bool) and hp["lr_schedule"] in ("constant", "cosine")
+    assert isinstance(hp["reverse"], bool) and hp["lr_schedule"] in util.LR_SCHEDULES
     call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
                 and getattr(node.func, "attr", None) == "main_for")
     assert [ast.literal_eval(arg) for arg in call.args[:2]] == script[:-3].split("_")
