@@ -878,6 +878,17 @@ def glove_path(dim: int = 50, data_dir=None) -> Path:
 GLOVE_VOCAB = 100_000
 
 
+def add_glove_args(parser: argparse.ArgumentParser, vocab: int = GLOVE_VOCAB) -> None:
+    """--glove FILE and --glove-vocab N: the options of every text script that can start from GloVe."""
+    parser.add_argument("--glove", default=None, metavar="FILE",
+                        help="GloVe vectors in the text format (default: glove.6B.<dim>d.txt in the data "
+                             "folder's glove/, put there by `python dataset.py prepare glove`)" + util.QUIET_DEFAULT)
+    parser.add_argument("--glove-vocab", type=util.positive(int, zero=True), default=vocab, metavar="N",
+                        help="with GloVe embeddings, the vocabulary also holds GloVe's N most frequent words, kept "
+                             "at their GloVe vectors, so that words absent from training keep their meaning "
+                             "instead of becoming <unk> (0: the training words only)")
+
+
 def glove_words(count: int, dim: int = 50, data_dir=None, path=None) -> list[str]:
     """The first `count` words of a GloVe file: GloVe lists its words from the most frequent down."""
     path = Path(path) if path else glove_path(dim, data_dir)

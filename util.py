@@ -142,15 +142,16 @@ def check_valid_fraction(value: float) -> None:
         fail(f"--valid-fraction must be between 0 and 1 (the share of the training split held out), got {value}")
 
 
-def positive(kind: type = int) -> Callable[[str], Any]:
-    """An argparse type accepting only numbers > 0 (epochs, sizes, rates)."""
+def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
+    """An argparse type accepting only numbers > 0 (epochs, sizes, rates), or >= 0 with zero=True (counts
+    where 0 means none)."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"expected a number {'>=' if zero else '>'} 0, got {text}")
         return value
     return parse
 

@@ -60,11 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--all", action="store_true", help="train every model and write a comparison table and plot")
     parser.add_argument("--dataset", default="sentiment", choices=["sentiment", "spam"], help="a binary text set")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="dev split carved from train")
-    parser.add_argument("--glove", default=None, help="GloVe 50d text file (default: found by dataset.py)")
-    parser.add_argument("--glove-vocab", type=int, default=dataset.GLOVE_VOCAB,
-                        help="the GloVe models' vocabulary also holds GloVe's this many most frequent words, so "
-                             "that words absent from training keep their GloVe meaning instead of becoming <unk> "
-                             "(0: the training words only)")
+    dataset.add_glove_args(parser)
     parser.add_argument("--predict", metavar="FILE", default=None,
                         help="unlabelled text, one sentence per line: write one 0/1 prediction per line")
     parser.add_argument("--output", default=None, help="where --predict writes (default: predictions.txt in "

@@ -377,11 +377,7 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
     parser.add_argument("--glove-dim", type=util.positive(int), default=50, help="GloVe vector size")
     parser.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=freeze_embeddings,
                         help="keep the (GloVe) embeddings fixed instead of fine-tuning them")
-    parser.add_argument("--glove", default=None, help="GloVe text file (default: found by dataset.py)")
-    parser.add_argument("--glove-vocab", type=int, default=glove_vocab,
-                        help="with GloVe: the vocabulary also holds GloVe's this many most frequent words, so that "
-                             "words absent from training keep their GloVe meaning instead of becoming <unk> (0: "
-                             "the training words only)")
+    dataset.add_glove_args(parser, glove_vocab)
     parser.add_argument("--hidden-dim", type=util.positive(int), default=hidden_dim, help="recurrent state size")
     parser.add_argument("--pooling", default=pooling, choices=["last", "max"],
                         help="classify from the last hidden state or the max over all outputs")

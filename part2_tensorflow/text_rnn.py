@@ -352,11 +352,8 @@ def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None
                         help="dropout rate on the embeddings and the final state")
     parser.add_argument("--embeddings", choices=["random", "glove"], default="random",
                         help="initial embeddings: random (the course's model) or GloVe 6B 50d (needs "
-                             "--embedding-dim 50 and `python dataset.py prepare glove --source PATH`)")
-    parser.add_argument("--glove-vocab", type=int, default=dataset.GLOVE_VOCAB,
-                        help="with --embeddings glove: the vocabulary also holds GloVe's this many most frequent "
-                             "words, kept at their GloVe vectors, so that words absent from training keep their "
-                             "meaning instead of becoming <unk> (0: the training words only)")
+                             "--embedding-dim 50, and the vectors: see --glove)")
+    dataset.add_glove_args(parser)
     parser.add_argument("--word-dropout", type=float, default=hp["word_dropout"],
                         help="share of training tokens replaced by <unk>")
     parser.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=hp["reverse"],
@@ -384,7 +381,7 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     print(f"loading {dataset_name}{' (demo data)' if args.demo else ''}")
     glove_words = []
     if args.embeddings == "glove" and args.glove_vocab > 0:
-        glove_words = dataset.glove_words(args.glove_vocab, 50, args.data_dir)
+        glove_words = dataset.glove_words(args.glove_vocab, 50, args.data_dir, args.glove)
     data = dataset.load_text_dataset(dataset_name, args.max_seq_len, data_dir=args.data_dir, demo=args.demo,
                                      min_freq=args.min_freq, valid_fraction=args.valid_fraction, seed=args.seed,
                                      extra_words=glove_words)
@@ -397,7 +394,8 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
 
     embedding = fixed = None
     if args.embeddings == "glove":
-        embedding, found = dataset.load_glove(data.vocab, 50, data_dir=args.data_dir, seed=args.seed)
+        embedding, found = dataset.load_glove(data.vocab, 50, data_dir=args.data_dir, path=args.glove,
+                                              seed=args.seed)
         trained = len(data.vocab) - data.vocab.extra
         embedding, fixed = embedding[:trained], embedding[trained:]
         extra = f" ({data.vocab.extra} of them GloVe's, absent from training, kept fixed)" if data.vocab.extra else ""

@@ -235,6 +235,9 @@ def command_lines(env, demo_runs):
         "group": ["text_rnn.py", "--group", "99"],
         "model": ["predict.py", "--model-dir", empty, "--text", "hello"],
         "glove": ["questions_lstm.py", "--embeddings", "glove"],
+        # a GloVe file sits in the data folder, so only a --glove that is read can fail
+        "glove_file": ["sentiment_gru.py", "--demo", "--embeddings", "glove", "--embedding-dim", "50",
+                       "--glove", empty / "glove.6B.50d.txt"],
     })
 
 
@@ -325,7 +328,8 @@ def test_cifar_demo_run_and_reload(demo_runs, checks):
 
 @pytest.mark.parametrize("case, message", [
     ("unit", "invalid choice: 'transformer'"), ("dataset", "invalid choice: 'poems'"), ("data", "dataset.py"),
-    ("group", "no group 99"), ("model", "not a saved text model"), ("glove", "--embedding-dim 50")])
+    ("group", "no group 99"), ("model", "not a saved text model"), ("glove", "--embedding-dim 50"),
+    ("glove_file", "no_data/glove.6B.50d.txt does not exist")])
 def test_bad_inputs_exit_2_with_a_clear_sentence(command_lines, case, message):
     result = command_lines[case]
     if case in ("unit", "dataset"):  # argparse's own message and exit code 2

@@ -118,6 +118,10 @@ def test_positive_argument_type():
     for bad in ("0", "-1", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(bad)
+    counts = util.positive(int, zero=True)  # --glove-vocab 0: no GloVe words
+    assert counts("0") == 0 and counts("5") == 5
+    with pytest.raises(argparse.ArgumentTypeError, match=">= 0"):
+        counts("-1")
 
 
 def test_common_args_say_when_epochs_are_not_used():
