@@ -889,13 +889,18 @@ def add_glove_args(parser: argparse.ArgumentParser, vocab: int = GLOVE_VOCAB) ->
                              "instead of becoming <unk> (0: the training words only)")
 
 
-def glove_words(count: int, dim: int = 50, data_dir=None, path=None) -> list[str]:
-    """The first `count` words of a GloVe file: GloVe lists its words from the most frequent down."""
+def _open_glove(dim: int, data_dir, path):
+    """(path, open text file) of the GloVe file named, else of the one under data_dir."""
     path = Path(path) if path else glove_path(dim, data_dir)
     if not path.exists():
         raise DatasetError(f"GloVe file {path} does not exist: give the path of glove.6B.{dim}d.txt")
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
+    return path, opener(path, "rt", encoding="utf-8")
+
+
+def glove_words(count: int, dim: int = 50, data_dir=None, path=None) -> list[str]:
+    """The first `count` words of a GloVe file: GloVe lists its words from the most frequent down."""
+    with _open_glove(dim, data_dir, path)[1] as f:
         return [line.partition(" ")[0] for line, _ in zip(f, range(count))]
 
 
@@ -905,14 +910,11 @@ def load_glove(words, dim: int = 50, data_dir=None, path=None, seed: int = 0) ->
     Unknown words get N(0, 0.1) rows (fixed seed); row 0 (padding) is zeros.
     """
     itos = words.itos if isinstance(words, Vocabulary) else list(words)
-    path = Path(path) if path else glove_path(dim, data_dir)
-    if not path.exists():
-        raise DatasetError(f"GloVe file {path} does not exist: give the path of glove.6B.{dim}d.txt")
+    path, lines = _open_glove(dim, data_dir, path)
     index = {w: i for i, w in enumerate(itos)}
     matrix = np.random.default_rng(seed).normal(0, 0.1, (len(itos), dim)).astype(np.float32)
     found = np.zeros(len(itos), dtype=bool)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
+    with lines as f:
         for number, line in enumerate(f, 1):
             word, _, rest = line.rstrip("\n").partition(" ")
             if rest.count(" ") != dim - 1:
