@@ -946,6 +946,9 @@ def image_folder(name_or_path: str, data_dir=None, demo: bool = False) -> Path:
         root = dataset_path(name_or_path, data_dir)
     elif candidate.is_dir():
         root = candidate
+    elif os.sep in name_or_path or "/" in name_or_path:
+        raise DatasetError(f"no folder {candidate}: pass an existing ImageFolder dataset folder (train/ and test/ "
+                           f"or val/, one subfolder per class)")
     else:
         names = [n for n, s in REGISTRY.items() if s.kind == "images"]
         raise DatasetError(f"unknown image dataset '{name_or_path}': use one of {', '.join(names)} or a folder path")

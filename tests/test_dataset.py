@@ -460,6 +460,13 @@ def test_demo_data_is_deterministic_and_of_every_kind(isolated, tmp_path):
     assert sorted(p.name for p in (root / "train").iterdir()) == ["blue_triangles", "green_squares", "red_circles"]
 
 
+def test_image_folder_names_what_is_wrong_with_a_name_or_a_path(isolated, tmp_path):
+    with pytest.raises(dataset.DatasetError, match="unknown image dataset 'ants': use one of hymenoptera"):
+        dataset.image_folder("ants")
+    with pytest.raises(dataset.DatasetError, match=f"no folder {tmp_path / 'photos'}: pass an existing"):
+        dataset.image_folder(str(tmp_path / "photos"))
+
+
 def test_demo_text_is_learnable_but_not_trivial(isolated):
     """A bag-of-words classifier separates the demo sentences well: the demo tests learning, not luck."""
     from sklearn.feature_extraction.text import CountVectorizer
