@@ -156,6 +156,23 @@ def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
     return parse
 
 
+def rate(text: str) -> float:
+    """An argparse type accepting a share in [0, 1): dropout, label smoothing."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def add_label_smoothing_arg(parser: argparse.ArgumentParser, default: float = 0.0) -> None:
+    parser.add_argument("--label-smoothing", type=rate, default=default, metavar="EPS",
+                        help="train towards 1 - EPS on the true class and EPS spread evenly over all classes "
+                             "(validation and test losses stay the plain cross-entropy)")
+
+
 LR_SCHEDULES = ("constant", "cosine")
 
 

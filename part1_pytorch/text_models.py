@@ -175,12 +175,16 @@ def init_glove(model: nn.Module, vocab_words: list[str], data_dir=None, path=Non
 
 # --------------------------------------------------------------------------- training and evaluation
 
-def _loss_and_predictions(logits: torch.Tensor, labels: torch.Tensor):
-    """Binary models (one logit) use BCE, the rest cross-entropy. Returns (mean loss, predicted classes)."""
+def _loss_and_predictions(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0):
+    """Binary models (one logit) use BCE, the rest cross-entropy. Returns (mean loss, predicted classes).
+
+    label_smoothing eps: the target is 1 - eps on the true class plus eps spread evenly over the classes (two
+    for a binary model)."""
     if logits.shape[1] == 1:
         logits = logits.squeeze(1)
-        return F.binary_cross_entropy_with_logits(logits, labels.float()), (logits > 0).long()
-    return F.cross_entropy(logits, labels), logits.argmax(dim=1)
+        target = labels.float() * (1 - label_smoothing) + label_smoothing / 2
+        return F.binary_cross_entropy_with_logits(logits, target), (logits > 0).long()
+    return F.cross_entropy(logits, labels, label_smoothing=label_smoothing), logits.argmax(dim=1)
 
 
 def _move(batch, device):
@@ -204,14 +208,16 @@ def evaluate(model: nn.Module, batches, device=None) -> dict:
             "predictions": predictions, "labels": labels}
 
 
-def train_epoch(model, batches, optimizer, device, clip: float, desc: str = "train") -> dict:
-    """One pass over the training batches; gradients are clipped to norm `clip`. Returns loss and accuracy."""
+def train_epoch(model, batches, optimizer, device, clip: float, desc: str = "train",
+                label_smoothing: float = 0.0) -> dict:
+    """One pass over the training batches; gradients are clipped to norm `clip`. Returns loss (with the
+    label smoothing) and accuracy."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = util.progress(batches, desc=desc, total=_length(batches), unit="batch")
     for batch in bar:
         sentence, lengths, label = _move(batch, device)
-        loss, predicted = _loss_and_predictions(model(sentence, lengths), label)
+        loss, predicted = _loss_and_predictions(model(sentence, lengths), label, label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -237,12 +243,14 @@ def _length(batches):
 
 
 def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float = 5.0,
-        weight_decay: float = 0.0, time_limit: float | None = None, lr_schedule: str = "constant") -> dict:
+        weight_decay: float = 0.0, time_limit: float | None = None, lr_schedule: str = "constant",
+        label_smoothing: float = 0.0) -> dict:
     """Train with Adam, keep the weights of the epoch with the best validation accuracy.
 
     data has .train and .valid iterators (the test split is not touched here). Ties in validation
     accuracy go to the lower validation loss. time_limit (seconds): no epoch starts that would, at the
     average pace so far, end after it. lr_schedule: each epoch's learning rate (util.epoch_lr).
+    label_smoothing: of the training loss only (_loss_and_predictions).
     Returns {"curves": {...per epoch...}, "best_epoch", "valid_accuracy", "epochs_run"}; the model
     is left holding the best epoch's weights.
     """
@@ -254,7 +262,8 @@ def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float =
     for epoch in range(1, epochs + 1):
         for group in optimizer.param_groups:
             group["lr"] = util.epoch_lr(lr, epoch, epochs, lr_schedule)
-        trained = train_epoch(model, data.train, optimizer, device, clip, desc=f"epoch {epoch}/{epochs}")
+        trained = train_epoch(model, data.train, optimizer, device, clip, desc=f"epoch {epoch}/{epochs}",
+                              label_smoothing=label_smoothing)
         valid = evaluate(model, data.valid, device)
         for split, result in (("train", trained), ("valid", valid)):
             curves[f"{split}_loss"].append(result["loss"])
@@ -363,12 +372,14 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
                       max_vocab: int | None, min_freq: int, pooling: str = "last", clip: float = 5.0,
                       weight_decay: float = 0.0, embeddings: str = "random", freeze_embeddings: bool = False,
                       bidirectional: bool = False, time_limit: float | None = None,
-                      glove_vocab: int = dataset.GLOVE_VOCAB, lr_schedule: str = "constant") -> argparse.ArgumentParser:
+                      glove_vocab: int = dataset.GLOVE_VOCAB, lr_schedule: str = "constant",
+                      label_smoothing: float = 0.0) -> argparse.ArgumentParser:
     """The arguments of a <dataset>_<unit>.py script, with that script's tuned values as defaults."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=epochs, batch_size=batch_size, lr=lr)
     util.add_lr_schedule_arg(parser, lr_schedule)
+    util.add_label_smoothing_arg(parser, label_smoothing)
     parser.add_argument("--unit", default=unit, choices=list(UNITS), help="recurrent unit")
     parser.add_argument("--embeddings", default=embeddings, choices=EMBEDDINGS,
                         help="random: learned from scratch; glove: initialised from GloVe 6B (then fine-tuned)")
@@ -457,7 +468,8 @@ def run_classifier(args, script: str, name: str) -> dict:
           f"{len(vocab_words):,} words{extra}, {len(classes)} classes, on {device}")
 
     result = fit(model, data, epochs=args.epochs, lr=args.lr, device=device, clip=args.clip,
-                 weight_decay=args.weight_decay, time_limit=args.time_limit, lr_schedule=args.lr_schedule)
+                 weight_decay=args.weight_decay, time_limit=args.time_limit, lr_schedule=args.lr_schedule,
+                 label_smoothing=args.label_smoothing)
     test = evaluate(model, data.test, device)
     print(f"test accuracy {test['accuracy']:.4f} (best epoch {result['best_epoch']})")
 
@@ -474,6 +486,7 @@ def run_classifier(args, script: str, name: str) -> dict:
                        "freeze_embeddings": args.freeze_embeddings,
                        "glove_words_found": glove_found, "hyperparameters": hyperparameters,
                        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
+                       "label_smoothing": args.label_smoothing,
                        "max_seq_len": args.max_seq_len,
                        "threads": torch.get_num_threads(), "cpu_seconds": cpu_seconds(), "examples": examples,
                        "curves": result["curves"]})

@@ -149,9 +149,11 @@ def test_lstm_learns_the_four_topics(data_dir):
 def test_fit_sets_each_epochs_learning_rate_from_the_schedule(data_dir, monkeypatch):
     seen = []
 
-    def record(model, batches, optimizer, device, clip, desc=""):
+    def record(model, batches, optimizer, device, clip, desc="", label_smoothing=0.0):
         seen.append([group["lr"] for group in optimizer.param_groups])
+        smoothing.append(label_smoothing)
         return {"loss": 1.0, "accuracy": 0.5}
+    smoothing = []
     monkeypatch.setattr(text_models, "train_epoch", record)
     monkeypatch.setattr(text_models, "evaluate", lambda model, batches, device: {"loss": 1.0, "accuracy": 0.5})
     data = demo_batches(data_dir, batch_size=16)
@@ -160,8 +162,25 @@ def test_fit_sets_each_epochs_learning_rate_from_the_schedule(data_dir, monkeypa
     assert [lrs[0] for lrs in seen] == pytest.approx([0.01, 0.01 * (1 + 2 ** -0.5) / 2, 0.005,
                                                       0.01 * (1 - 2 ** -0.5) / 2])
     seen.clear()
-    text_models.fit(model, data, epochs=3, lr=0.01, device=torch.device("cpu"))
+    text_models.fit(model, data, epochs=3, lr=0.01, device=torch.device("cpu"), label_smoothing=0.1)
     assert seen == [[0.01]] * 3
+    assert smoothing == [0.0] * 4 + [0.1] * 3  # evaluate (patched above) takes none: it reports the plain loss
+
+
+def test_label_smoothing_mixes_the_true_class_with_a_uniform_target():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(6, 5), torch.tensor([0, 4, 2, 2, 1, 3])
+    log_p = torch.log_softmax(logits, dim=1)
+    plain = -log_p[torch.arange(6), labels].mean()
+    smoothed, predicted = text_models._loss_and_predictions(logits, labels, 0.2)
+    assert smoothed.item() == pytest.approx((0.8 * plain - 0.2 * log_p.mean(dim=1).mean()).item(), rel=1e-6)
+    assert text_models._loss_and_predictions(logits, labels)[0].item() == pytest.approx(plain.item(), rel=1e-6)
+    assert predicted.tolist() == logits.argmax(dim=1).tolist()
+    binary, labels = torch.randn(6, 1), torch.tensor([0, 1, 1, 0, 1, 0])  # targets 0.1 / 0.9
+    p = torch.sigmoid(binary.squeeze(1))
+    target = 0.1 + 0.8 * labels.float()
+    expected = -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
+    assert text_models._loss_and_predictions(binary, labels, 0.2)[0].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_saved_model_predicts_the_same(tmp_path, data_dir):
@@ -284,11 +303,11 @@ def test_char_model_scripted_export_generates_the_same_text(tmp_path):
 def test_classifier_script_writes_a_run_and_predict_reads_it(tmp_path, data_dir, capsys):
     out = tmp_path / "run"
     result = script("sentiment_gru.py", "--demo", "--epochs", "2", "--threads", "1", "--results-dir", out,
-                    "--lr-schedule", "cosine", data_dir=data_dir)
+                    "--lr-schedule", "cosine", "--label-smoothing", "0.05", data_dir=data_dir)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["demo"] and metrics["dataset"] == "demo_text" and metrics["unit"] == "gru"
-    assert metrics["lr_schedule"] == "cosine"
+    assert metrics["lr_schedule"] == "cosine" and metrics["label_smoothing"] == 0.05
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["best_epoch"] in (1, 2)
     for name in ("curves.png", "confusion_matrix.png", "model.pt"):
         assert (out / name).stat().st_size > 0

@@ -124,6 +124,13 @@ def test_positive_argument_type():
         counts("-1")
 
 
+def test_rate_argument_type():
+    assert util.rate("0") == 0.0 and util.rate("0.1") == 0.1
+    for bad in ("1", "-0.1", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            util.rate(bad)
+
+
 def test_common_args_say_when_epochs_are_not_used():
     training = util.add_common_args(argparse.ArgumentParser(), epochs=5)
     assert training.parse_args([]).epochs == 5
