@@ -29,6 +29,7 @@ HYPERPARAMETERS = dict(
     reverse=False,
     clip=5.0,
     lr_schedule="constant",  # cosine: validation 78.57% against 78.39% (mean of seeds 0-4; seed 1 worse)
+    label_smoothing=0.0,  # 0.1: validation 78.66% against 78.39% (mean of seeds 0-4; three seeds worse)
 )
 
 

@@ -28,6 +28,7 @@ HYPERPARAMETERS = dict(
     reverse=False,
     clip=5.0,
     lr_schedule="constant",  # cosine: validation 77.49% against 77.85% (mean of seeds 0-4)
+    label_smoothing=0.0,  # 0.1: validation 77.94% against 77.85% (mean of seeds 0-4; seeds 2, 3 worse)
 )
 
 

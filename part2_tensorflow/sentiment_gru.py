@@ -31,6 +31,7 @@ HYPERPARAMETERS = dict(
     reverse=False,
     clip=5.0,
     lr_schedule="constant",  # cosine: validation 76.28% against 76.00% (mean of seeds 0-4; seed 0 worse)
+    label_smoothing=0.0,  # 0.1: validation 76.22% against 76.00% (mean of seeds 0-4; seed 0 worse)
 )
 
 

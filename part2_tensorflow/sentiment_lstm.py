@@ -28,6 +28,7 @@ HYPERPARAMETERS = dict(
     reverse=False,
     clip=5.0,
     lr_schedule="constant",  # cosine: validation 76.25% against 76.38% (mean of seeds 0-4)
+    label_smoothing=0.0,  # 0.1: validation 76.40% against 76.38% (mean of seeds 0-4; seed 0 worse)
 )
 
 

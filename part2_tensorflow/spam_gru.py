@@ -29,6 +29,7 @@ HYPERPARAMETERS = dict(
     reverse=False,
     clip=5.0,
     lr_schedule="cosine",  # validation, mean of seeds 0-4: 98.51% against 98.09% constant (no seed worse)
+    label_smoothing=0.0,
 )
 
 

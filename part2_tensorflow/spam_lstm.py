@@ -28,6 +28,7 @@ HYPERPARAMETERS = dict(
     reverse=False,
     clip=5.0,
     lr_schedule="constant",  # cosine: validation 98.25% against 98.09% (mean of seeds 0-4; seed 3 worse)
+    label_smoothing=0.0,  # 0.1: validation 97.87% against 97.87% (mean of seeds 0-3; seed 3 worse)
 )
 
 

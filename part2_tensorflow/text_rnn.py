@@ -51,7 +51,8 @@ dataset.validation_split) picks the best epoch; the test split is used once, at 
 the course's model, off unless a script's settings say otherwise: `--reverse` reads each text backwards
 (so the state ends on its start: a post's From and Subject lines), `--embeddings glove` starts from GloVe
 vectors instead of random ones (and, as in part 1, adds GloVe's most frequent words to the vocabulary at their
-fixed GloVe vectors: `--glove-vocab`), and `--lr-schedule cosine` lowers the learning rate epoch by epoch.
+fixed GloVe vectors: `--glove-vocab`), `--lr-schedule cosine` lowers the learning rate epoch by epoch, and
+`--label-smoothing EPS` trains towards smoothed targets (the sparse cross-entropy plus a uniform term).
 The saved model is a tf.saved_model of the tf.Module (signature
 `predict_logits(tokens, lengths)`) plus its vocabulary and settings (predict.py).
 """
@@ -242,13 +243,20 @@ BATCH_SIGNATURE = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], 
                    tf.TensorSpec([None], tf.int64)]
 
 
-def make_train_step(model: TextRNN, optimizer: Adam):
-    """A tf.function doing one Adam step on a batch; returns the mean loss."""
+def make_train_step(model: TextRNN, optimizer: Adam, label_smoothing: float = 0.0):
+    """A tf.function doing one Adam step on a batch; returns the mean loss.
+
+    label_smoothing eps: the target is 1 - eps on the true class plus eps spread evenly over the classes,
+    which is the sparse cross-entropy weighted 1 - eps plus eps times the mean of -log p over the classes."""
     @tf.function(input_signature=BATCH_SIGNATURE, autograph=False)
     def train_step(tokens, lengths, labels):
         with tf.GradientTape() as tape:
             logits = model(tokens, lengths, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            if label_smoothing:  # a Python number: decided once, when the step is traced
+                uniform = -tf.reduce_mean(tf.nn.log_softmax(logits), axis=1)
+                loss = (1 - label_smoothing) * loss + label_smoothing * uniform
+            loss = tf.reduce_mean(loss)
         optimizer.apply(tape.gradient(loss, model.trainable_variables))
         return loss
     return train_step
@@ -286,14 +294,14 @@ def predict(model: TextRNN, x, lengths, batch_size: int = 256) -> np.ndarray:
 
 
 def fit(model: TextRNN, train, valid, epochs: int, batch_size: int, lr: float, clip: float, seed: int,
-        desc: str = "train", lr_schedule: str = "constant"):
+        desc: str = "train", lr_schedule: str = "constant", label_smoothing: float = 0.0):
     """Train on `train` = (x, lengths, y), keep the weights of the epoch with the best accuracy on `valid`.
 
-    lr_schedule: each epoch's learning rate (util.epoch_lr).
+    lr_schedule: each epoch's learning rate (util.epoch_lr). label_smoothing: see make_train_step.
     Returns the curves {"train_loss": [...], "valid_accuracy": [...]} and the best epoch (1-based).
     """
     optimizer = Adam(model.trainable_variables, lr, clip)
-    train_step = make_train_step(model, optimizer)
+    train_step = make_train_step(model, optimizer, label_smoothing)
     rng = np.random.default_rng(seed)
     num_batches = -(-len(train[1]) // batch_size)
 
@@ -341,6 +349,7 @@ def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None
     """The options of a text run, with `hp` (one entry script's tuned settings) as defaults."""
     util.add_common_args(parser, epochs=hp["epochs"], batch_size=hp["batch_size"], lr=hp["lr"])
     util.add_lr_schedule_arg(parser, hp["lr_schedule"])
+    util.add_label_smoothing_arg(parser, hp["label_smoothing"])
     parser.add_argument("--unit", choices=UNITS, default=unit, help="recurrent unit")
     parser.add_argument("--embedding-dim", type=util.positive(), default=hp["embedding_dim"], help="embedding size E")
     parser.add_argument("--hidden-dim", type=util.positive(), default=hp["hidden_dim"], help="hidden size H")
@@ -407,7 +416,8 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     model = TextRNN(len(data.vocab), len(data.classes), args.embedding_dim, args.hidden_dim, args.unit,
                     args.dropout, args.word_dropout, args.reverse, args.seed, embedding, fixed)
     curves, best_epoch = fit(model, train, valid, epochs, args.batch_size, args.lr, args.clip, args.seed,
-                             desc=f"{data.name} {args.unit}", lr_schedule=args.lr_schedule)
+                             desc=f"{data.name} {args.unit}", lr_schedule=args.lr_schedule,
+                             label_smoothing=args.label_smoothing)
 
     pred = predict(model, data.test_x, data.test_lengths)
     test_accuracy = float(np.mean(pred == data.test_y))
@@ -422,7 +432,7 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     return run_.finish({"test_accuracy": test_accuracy, "best_epoch": best_epoch,
                         "best_valid_accuracy": max(curves["valid_accuracy"]), **curves,
                         "hyperparameters": {k: getattr(args, k) for k in hp if hasattr(args, k)},
-                        "lr_schedule": args.lr_schedule,
+                        "lr_schedule": args.lr_schedule, "label_smoothing": args.label_smoothing,
                         "embeddings": args.embeddings, "fixed_words": data.vocab.extra,
                         "vocab_size": len(data.vocab), "demo": args.demo})
 

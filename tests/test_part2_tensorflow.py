@@ -125,6 +125,16 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     step(tf.constant([1.0, -1.0]))
     results["adam_step_at_lr_0"] = float(np.max(np.abs(var.numpy() - results["adam_first_step"])))
 
+    # Label smoothing: the traced step's loss is (1 - eps) sparse cross-entropy + eps mean over classes of -log p
+    model = text_rnn.TextRNN(50, 4, 8, 16, "gru", dropout=0.0, seed=3)  # no dropout: logits computed twice agree
+    tokens, lengths = rng.integers(1, 50, size=(6, 5)).astype(np.int32), np.full(6, 5, np.int32)
+    targets = np.array([0, 3, 1, 2, 2, 0])
+    log_p = tf.nn.log_softmax(model(tokens, lengths, training=True)).numpy()
+    want = np.mean(0.8 * -log_p[np.arange(6), targets] + 0.2 * -log_p.mean(axis=1))
+    step = text_rnn.make_train_step(model, text_rnn.Adam(model.trainable_variables, 0.0, 5.0), 0.2)
+    results["smoothed_loss_diff"] = abs(float(step(tokens, lengths, targets)) - float(want))
+    results["plain_loss_gap"] = abs(float(np.mean(-log_p[np.arange(6), targets])) - float(want))
+
     # Learning: the plain RNN (the LSTM and GRU learn in the scripts' demo runs) on the binary demo task.
     data = dataset.load_text_dataset("sentiment", 20, demo=True)
     keep, held = dataset.stratified_split(data.train_y, 0.1, 0)
@@ -197,7 +207,8 @@ def demo_runs(env):
     """The demo runs the tests read: sentiment LSTM, CIFAR, and group 7 (sentiment and questions, GRU)."""
     root = env[0]
     results = run_side_by_side(env, {
-        "text": ["sentiment_lstm.py", "--demo", "--lr-schedule", "cosine", "--results-dir", root / "sentiment_lstm"],
+        "text": ["sentiment_lstm.py", "--demo", "--lr-schedule", "cosine", "--label-smoothing", "0.05",
+                 "--results-dir", root / "sentiment_lstm"],
         "cifar": ["cifar_tensorflow.py", "--demo", "--results-dir", root / "cifar"],
         "group": ["text_rnn.py", "--group", "7", "--demo", "--results-dir", root / "group7"],
         "glove": ["sentiment_gru.py", "--demo", "--embeddings", "glove", "--embedding-dim", "50", "--glove-vocab", "4",
@@ -254,6 +265,10 @@ def test_padding_does_not_change_prediction(checks, unit):
     assert checks[f"unmasked_{unit}"] > 1e-4  # the junk after the end does matter when it is declared real
 
 
+def test_label_smoothing_loss_matches_its_formula(checks):
+    assert checks["smoothed_loss_diff"] < 1e-5 and checks["plain_loss_gap"] > 1e-3
+
+
 def test_reverse_reads_the_real_words_backwards(checks):
     assert checks["reverse_diff"] < 1e-6 and checks["reverse_masking"] < 1e-6
 
@@ -284,7 +299,7 @@ def test_sentiment_lstm_demo_run(demo_runs, checks):
     folder, result = demo_runs["text"], demo_runs["results"]["text"]
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["demo"] and metrics["dataset"] == "demo_text" and metrics["model"] == "lstm"
-    assert metrics["lr_schedule"] == "cosine"
+    assert metrics["lr_schedule"] == "cosine" and metrics["label_smoothing"] == 0.05
     assert metrics["test_accuracy"] >= 0.75  # binary demo task, chance 0.5
     assert len(metrics["train_loss"]) == len(metrics["valid_accuracy"]) == metrics["epochs"]
     assert metrics["train_loss"][-1] < metrics["train_loss"][0]
@@ -345,7 +360,7 @@ def test_entry_scripts_hold_every_setting_for_their_dataset_and_unit(script):
     settings = next(node.value for node in tree.body if isinstance(node, ast.Assign)
                     and node.targets[0].id == "HYPERPARAMETERS")
     hp = {k.arg: ast.literal_eval(k.value) for k in settings.keywords}
-    rates = {"dropout", "word_dropout"}
+    rates = {"dropout", "word_dropout", "label_smoothing"}
     assert set(hp) == {"embedding_dim", "hidden_dim", "max_seq_len", "min_freq", "batch_size", "lr", "epochs",
                        "clip", "reverse", "lr_schedule"} | rates
     assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse", "lr_schedule"})
