@@ -89,7 +89,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive(int), default=batch_size, help="minibatch size")
     if lr is not None:
-        parser.add_argument("--lr", type=float, default=lr, help="learning rate")
+        parser.add_argument("--lr", type=positive(float), default=lr, help="learning rate")
     parser.add_argument("--data-dir", default=None,
                         help=f"not used: this script reads no dataset{quiet}" if "data_dir" in unused
                         else f"root of the prepared datasets (default: $COURSE_DATA_DIR or data/){quiet}")

@@ -24,7 +24,8 @@ def main():
     # Chosen on caltech101's validation split: the new layer trained two epochs at 0.03 before all layers train
     # (5 epochs, cosine schedule) reached 97.0% validation accuracy against 95.7% for 1 epoch at 0.01 then 3 epochs.
     vision.add_training_args(parser, epochs=5, head_lr=0.03)
-    parser.add_argument("--warmup-epochs", type=int, default=2, help="epochs training the new last layer alone first")
+    parser.add_argument("--warmup-epochs", type=util.positive(int, zero=True), default=2,
+                        help="epochs training the new last layer alone first")
     parser.add_argument("--augment", action="store_true", help="train with data augmentation (a separate run)")
     args = parser.parse_args()
     vision.apply_model_args(args)

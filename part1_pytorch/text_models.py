@@ -394,14 +394,15 @@ def classifier_parser(description: str, *, unit: str, epochs: int, batch_size: i
                         help="classify from the last hidden state or the max over all outputs")
     parser.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=bidirectional,
                         help="the recurrent layer reads each text both ways (twice the work)")
-    parser.add_argument("--dropout", type=float, default=dropout, help="dropout on embeddings and features")
+    parser.add_argument("--dropout", type=util.rate, default=dropout, help="dropout on embeddings and features")
     parser.add_argument("--max-seq-len", type=util.positive(int), default=max_seq_len,
                         help="truncate sentences to this many tokens")
     parser.add_argument("--max-vocab", type=util.positive(int), default=max_vocab, help="largest vocabulary")
     parser.add_argument("--min-freq", type=util.positive(int), default=min_freq,
                         help="rarer training words become <unk>")
     parser.add_argument("--clip", type=util.positive(float), default=clip, help="gradient norm clipping")
-    parser.add_argument("--weight-decay", type=float, default=weight_decay, help="Adam L2 penalty")
+    parser.add_argument("--weight-decay", type=util.positive(float, zero=True), default=weight_decay,
+                        help="Adam L2 penalty")
     parser.add_argument("--valid-fraction", type=float, default=0.1,
                         help="part of the training split held out for choosing the best epoch")
     parser.add_argument("--time-limit", type=util.positive(float), default=time_limit,

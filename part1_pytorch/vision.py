@@ -61,7 +61,8 @@ def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", 
     parser.add_argument("--image-size", type=util.positive(int), default=None,
                         help=f"input crop size; when not given: the architecture's (224, inception_v3 299), "
                              f"or {DEMO_IMAGE_SIZE} with --demo")
-    parser.add_argument("--workers", type=int, default=workers, help="image-loading worker processes")
+    parser.add_argument("--workers", type=util.positive(int, zero=True), default=workers,
+                        help="image-loading worker processes")
     util.add_threads_arg(parser, why="on a shared machine 1 is often fastest")
     parser.set_defaults(default_model=model)
 

@@ -378,6 +378,17 @@ def test_bad_input_is_a_user_error(module, args, message, tmp_path, data_dir):
              if module != "predict_text" else args)
 
 
+@pytest.mark.parametrize("module, option, value, message", [
+    ("sentiment_gru", "--dropout", "1.5", "in [0, 1), got 1.5"), ("char_rnn", "--dropout", "1.5", "in [0, 1)"),
+    ("sentiment_gru", "--lr", "-1", "> 0, got -1"), ("sentiment_gru", "--weight-decay", "-1", ">= 0, got -1"),
+    ("char_rnn", "--top-k", "-3", ">= 0, got -3")])
+def test_a_number_out_of_range_is_refused_by_the_command_line(module, option, value, message, capsys):
+    import importlib
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main(["--demo", option, value])
+    assert exit_.value.code == 2 and f"argument {option}: expected a number {message}" in capsys.readouterr().err
+
+
 def test_a_file_that_is_not_a_text_model_is_a_user_error(tmp_path):
     import util
     (tmp_path / "model.pt").write_bytes(b"not a checkpoint")

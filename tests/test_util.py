@@ -132,10 +132,11 @@ def test_rate_argument_type():
 
 
 def test_common_args_say_when_epochs_are_not_used():
-    training = util.add_common_args(argparse.ArgumentParser(), epochs=5)
+    training = util.add_common_args(argparse.ArgumentParser(), epochs=5, lr=0.1)
     assert training.parse_args([]).epochs == 5
-    with pytest.raises(SystemExit):
-        training.parse_args(["--epochs", "0"])
+    for bad in (["--epochs", "0"], ["--lr", "-1"], ["--lr", "0"]):
+        with pytest.raises(SystemExit):
+            training.parse_args(bad)
     inference = util.add_common_args(argparse.ArgumentParser(), epochs=0)
     assert "not used" in inference.format_help()
     assert "not used" not in training.format_help()
