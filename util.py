@@ -142,14 +142,18 @@ def check_valid_fraction(value: float) -> None:
         fail(f"--valid-fraction must be between 0 and 1 (the share of the training split held out), got {value}")
 
 
+def _number(text: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
     """An argparse type accepting only numbers > 0 (epochs, sizes, rates), or >= 0 with zero=True (counts
     where 0 means none)."""
     def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        value = _number(text, kind)
         if value < 0 or (value == 0 and not zero):
             raise argparse.ArgumentTypeError(f"expected a number {'>=' if zero else '>'} 0, got {text}")
         return value
@@ -158,10 +162,7 @@ def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
 
 def rate(text: str) -> float:
     """An argparse type accepting a share in [0, 1): dropout, label smoothing."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text, float)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
     return value
