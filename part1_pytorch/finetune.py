@@ -40,7 +40,7 @@ def main():
         args.model, args.weights, train_dir, test_dir, epochs=args.epochs, lr=args.lr, head_lr=args.head_lr,
         batch_size=args.batch_size, augment=args.augment, warmup_epochs=args.warmup_epochs,
         valid_fraction=args.valid_fraction, image_size=args.image_size, seed=args.seed, workers=args.workers,
-        device=device)
+        label_smoothing=args.label_smoothing, device=device)
 
     title = f"fine-tuned {result['description']}{' + augmentation' if args.augment else ''}"
     accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"], result["test_files"],
@@ -51,7 +51,7 @@ def main():
     run.finish({"test_accuracy": accuracy, "weights": result["description"], "augment": args.augment,
                 "best_epoch": result["best_epoch"], "warmup_epochs": args.warmup_epochs,
                 "best_valid_accuracy": max(result["curves"]["valid_accuracy"]), "lr": args.lr,
-                "head_lr": args.head_lr, "batch_size": args.batch_size, "image_size": result["prep"]["crop"],
+                "head_lr": args.head_lr, "label_smoothing": args.label_smoothing, "batch_size": args.batch_size, "image_size": result["prep"]["crop"],
                 "train_images": result["train_images"], "valid_images": result["valid_images"],
                 "test_images": len(result["labels"]), "curves": result["curves"]})
 

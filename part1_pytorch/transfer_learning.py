@@ -33,7 +33,7 @@ def train_model(scenario: str, args, device) -> dict:
         args.model, args.weights, args.train_dir, args.test_dir, epochs=args.epochs, lr=args.lr,
         head_lr=args.head_lr, batch_size=args.batch_size, augment=True, freeze=scenario == "freeze",
         valid_fraction=args.valid_fraction, image_size=args.image_size, seed=args.seed, workers=args.workers,
-        device=device, label=f"[{scenario}] ")
+        label_smoothing=args.label_smoothing, device=device, label=f"[{scenario}] ")
 
 
 @torch.inference_mode()
@@ -93,6 +93,7 @@ def main():
     run.finish({"test_accuracy": metrics["finetune"]["test_accuracy"],
                 **{f"{s}_test_accuracy": metrics[s]["test_accuracy"] for s in SCENARIOS},
                 "weights": result["description"], "lr": args.lr, "head_lr": args.head_lr,
+                "label_smoothing": args.label_smoothing,
                 "batch_size": args.batch_size, "image_size": result["prep"]["crop"],
                 "train_images": result["train_images"], "valid_images": result["valid_images"],
                 "test_images": len(result["labels"]), "scenarios": metrics})

@@ -33,13 +33,14 @@ CONFUSION_SIZE = {"faces": 9, "caltech101": 9}  # the course shows the first 9 c
 # --------------------------------------------------------------------------- command line
 
 def add_training_args(parser: argparse.ArgumentParser, *, epochs: int, head_lr: float) -> None:
-    """The options finetune.py and transfer_learning.py share: the common ones, add_model_args's, --head-lr and
-    --valid-fraction."""
+    """The options finetune.py and transfer_learning.py share: the common ones, add_model_args's, --head-lr,
+    --valid-fraction and --label-smoothing."""
     util.add_common_args(parser, epochs=epochs, batch_size=32, lr=0.001)
     add_model_args(parser)
     parser.add_argument("--head-lr", type=util.positive(float), default=head_lr,
                         help="learning rate of the new last layer")
     parser.add_argument("--valid-fraction", type=float, default=0.2, help="share of train held out for validation")
+    util.add_label_smoothing_arg(parser)
 
 
 def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", dataset_name: str = "hymenoptera",
@@ -334,23 +335,30 @@ def loader(data, batch_size: int, shuffle: bool, workers: int, seed: int = 0) ->
 
 # --------------------------------------------------------------------------- training
 
-def classification_loss(outputs, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy of the main logits plus AUX_LOSS_WEIGHT x that of any auxiliary head (Inception, GoogLeNet).
+def classification_loss(outputs, labels: torch.Tensor,
+                        label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of the main logits plus AUX_LOSS_WEIGHT x that of any auxiliary head (Inception, GoogLeNet),
+    each with the given label smoothing.
 
     Returns (loss, main logits (N, C)).
     """
+    def loss_of(logits):
+        return nn.functional.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+
     if isinstance(outputs, tuple):  # InceptionOutputs / GoogLeNetOutputs in training mode
         logits, *aux = outputs
-        loss = nn.functional.cross_entropy(logits, labels)
+        loss = loss_of(logits)
         for extra in aux:
             if extra is not None:
-                loss = loss + AUX_LOSS_WEIGHT * nn.functional.cross_entropy(extra, labels)
+                loss = loss + AUX_LOSS_WEIGHT * loss_of(extra)
         return loss, logits
-    return nn.functional.cross_entropy(outputs, labels), outputs
+    return loss_of(outputs), outputs
 
 
-def run_epoch(model: nn.Module, data: DataLoader, device, optimizer=None, desc: str = "") -> tuple[float, float]:
-    """One pass over `data`, training when an optimizer is given. Returns (mean loss, accuracy)."""
+def run_epoch(model: nn.Module, data: DataLoader, device, optimizer=None, desc: str = "",
+              label_smoothing: float = 0.0) -> tuple[float, float]:
+    """One pass over `data`, training when an optimizer is given (with label_smoothing; evaluation always
+    reports the plain cross-entropy). Returns (mean loss, accuracy)."""
     training = optimizer is not None
     model.train(training)
     if training:  # frozen layers keep their ImageNet statistics: batch norm trains only where its layer does
@@ -361,7 +369,7 @@ def run_epoch(model: nn.Module, data: DataLoader, device, optimizer=None, desc: 
     with torch.set_grad_enabled(training):
         for images, labels in util.progress(data, desc=desc, unit="batch"):
             images, labels = images.to(device), labels.to(device)
-            loss, logits = classification_loss(model(images), labels)
+            loss, logits = classification_loss(model(images), labels, label_smoothing if training else 0.0)
             if training:
                 optimizer.zero_grad()
                 loss.backward()
@@ -384,8 +392,9 @@ def predict(model: nn.Module, data: DataLoader, device, desc: str = "predict") -
 
 
 def fit(model: nn.Module, train: DataLoader, valid: DataLoader, optimizer, epochs: int, device,
-        scheduler=None, label: str = "") -> tuple[dict[str, list[float]], int]:
-    """Train for `epochs`, keep (and load back) the weights of the epoch with the best validation accuracy.
+        scheduler=None, label: str = "", label_smoothing: float = 0.0) -> tuple[dict[str, list[float]], int]:
+    """Train for `epochs` (label_smoothing on the training loss only), keep (and load back) the weights of the
+    epoch with the best validation accuracy.
 
     Returns (curves {train_loss, valid_loss, train_accuracy, valid_accuracy}, best epoch (1-based)).
     """
@@ -393,7 +402,8 @@ def fit(model: nn.Module, train: DataLoader, valid: DataLoader, optimizer, epoch
     best_accuracy, best_epoch, best_state = -1.0, 0, None
     for epoch in range(1, epochs + 1):
         started = time.time()
-        train_loss, train_accuracy = run_epoch(model, train, device, optimizer, desc=f"{label}epoch {epoch} train")
+        train_loss, train_accuracy = run_epoch(model, train, device, optimizer, desc=f"{label}epoch {epoch} train",
+                                               label_smoothing=label_smoothing)
         valid_loss, valid_accuracy = run_epoch(model, valid, device, desc=f"{label}epoch {epoch} valid")
         if scheduler is not None:
             scheduler.step()
@@ -417,11 +427,12 @@ def confusion_size(dataset_name: str) -> int | None:
 def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *, epochs: int, lr: float,
                      head_lr: float, batch_size: int, augment: bool, freeze: bool = False, warmup_epochs: int = 0,
                      valid_fraction: float = 0.2, image_size: int | None = None, seed: int = 0, workers: int = 1,
-                     device=None, label: str = "") -> dict:
+                     label_smoothing: float = 0.0, device=None, label: str = "") -> dict:
     """Transfer learning: a pretrained network with a new last layer, trained on train_dir, tested on test_dir.
 
     freeze trains only the new layer; otherwise all layers train (backbone at lr, new layer at head_lr),
-    after warmup_epochs on the new layer alone. SGD with momentum and a cosine schedule; the epoch with
+    after warmup_epochs on the new layer alone. SGD with momentum and a cosine schedule, the training loss with
+    label_smoothing; the epoch with
     the best accuracy on a stratified validation split of train (valid_fraction) is kept.
     Returns a dict: model, description, prep, class_names, curves, best_epoch, scores (N_test, C),
     labels (N_test,), test_files, valid (the validation loader, for pictures).
@@ -450,7 +461,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
         print(f"{label}training the new last layer alone ({trainable} parameters) for {stage_epochs} epochs")
         optimizer, scheduler = sgd([{"params": head, "lr": head_lr}], stage_epochs)
         curves, best_epoch = fit(model, train_loader, valid_loader, optimizer, stage_epochs, device, scheduler,
-                                 label=label)
+                                 label=label, label_smoothing=label_smoothing)
     if not freeze:
         for parameter in model.parameters():
             parameter.requires_grad_(True)
@@ -459,7 +470,8 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
         print(f"{label}training all layers for {epochs} epochs")
         optimizer, scheduler = sgd([{"params": backbone, "lr": lr}, {"params": head, "lr": head_lr}], epochs)
         warmup_state, warmup_best = copy.deepcopy(model.state_dict()), max(curves.get("valid_accuracy", [-1.0]))
-        more, best = fit(model, train_loader, valid_loader, optimizer, epochs, device, scheduler, label=label)
+        more, best = fit(model, train_loader, valid_loader, optimizer, epochs, device, scheduler, label=label,
+                         label_smoothing=label_smoothing)
         if warmup_best > max(more["valid_accuracy"]):  # training all layers did not beat the new layer alone
             model.load_state_dict(warmup_state)
         else:

@@ -153,6 +153,25 @@ def test_inception_auxiliary_loss_has_weight_0_4():
     assert torch.allclose(loss, ce(logits, labels) + 0.4 * ce(aux, labels)) and main is logits
 
 
+def test_label_smoothing_trains_towards_eps_over_classes_and_evaluation_stays_plain():
+    torch.manual_seed(0)
+    logits, labels, eps = torch.randn(6, 4), torch.tensor([0, 1, 2, 3, 0, 1]), 0.1
+    log_p = torch.log_softmax(logits, 1)
+    expected = (1 - eps) * -log_p[torch.arange(6), labels].mean() + eps * -log_p.mean()
+    loss, _ = vision.classification_loss(logits, labels, label_smoothing=eps)
+    assert torch.allclose(loss, expected) and not torch.allclose(loss, torch.nn.functional.cross_entropy(logits, labels))
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    data = [(torch.randn(6, 3, 2, 2), labels)]
+    plain = vision.run_epoch(model, data, torch.device("cpu"))
+    assert vision.run_epoch(model, data, torch.device("cpu"), label_smoothing=eps) == plain  # no optimizer: evaluation
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # trains without moving: only the loss differs
+    smoothed, _ = vision.run_epoch(model, data, torch.device("cpu"), optimizer, label_smoothing=eps)
+    with torch.no_grad():
+        assert abs(smoothed - vision.classification_loss(model(data[0][0]), labels, eps)[0].item()) < 1e-6
+    assert abs(smoothed - plain[0]) > 1e-3
+
+
 def test_group_table_resolves_to_known_datasets_and_models():
     image_datasets = {name for name, spec in dataset.REGISTRY.items() if spec.kind == "images"}
     for group in util.GROUPS:
@@ -218,9 +237,9 @@ def test_feature_demo_trains_svm_caches_features_and_saves_a_model(env, tmp_path
 
 
 def test_transfer_learning_demo_runs_both_scenarios(env, tmp_path):
-    run("transfer_learning.py", "--demo", "--results-dir", tmp_path, *FAST, env=env)
+    run("transfer_learning.py", "--demo", "--label-smoothing", "0.05", "--results-dir", tmp_path, *FAST, env=env)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics["scenarios"]) == {"finetune", "freeze"}
+    assert set(metrics["scenarios"]) == {"finetune", "freeze"} and metrics["label_smoothing"] == 0.05
     assert metrics["test_accuracy"] == metrics["finetune_test_accuracy"]
     for scenario in ("finetune", "freeze"):
         for name in (f"visualize_{scenario}.png", f"conf_{scenario}.png", f"{scenario}_model.pt"):
