@@ -104,6 +104,16 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv=None, **demo_defaults) -> argparse.Namespace:
+    """parser.parse_args(argv); with --demo, demo_defaults replace the usual defaults (few epochs, small sizes),
+    while options given on the command line still win."""
+    args = parser.parse_args(argv)
+    if args.demo and demo_defaults:
+        parser.set_defaults(**demo_defaults)
+        args = parser.parse_args(argv)
+    return args
+
+
 # Why the recurrent and NumPy scripts default to one thread.
 ONE_THREAD = "small batches gain little from more threads and lose a lot when the cores are shared"
 

@@ -105,9 +105,7 @@ def main():
                          results_help="folder for metrics.json (default: results/lstm_throughput/random_tokens_lstm/)",
                          demo_help="3 small steps: shows that it runs, measures nothing")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.demo:  # applied in the workers too: they receive the same arguments
-        args.steps, args.warmup, args.vocab_size = 3, 1, 2000
+    args = util.parse_args(parser, steps=3, warmup=1, vocab_size=2000)  # the workers receive the same arguments
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return

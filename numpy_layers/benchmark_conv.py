@@ -57,12 +57,11 @@ def main():
                         help="examples the naive loops are timed on (then scaled to the batch)")
     util.add_threads_arg(parser, 1, library="BLAS and torch")
     util.add_common_args(parser, epochs=0)
-    args = parser.parse_args()
+    args = util.parse_args(parser, repeats=3, naive_examples=1)
     run = util.start_run(args, "benchmark_conv", "random_demo" if args.demo else "random")
     rng = np.random.default_rng(args.seed)
     util.use_threads(args.threads)
     batch_scale = 8 if args.demo else 1       # the demo divides the batch by 8
-    repeats = min(args.repeats, 3) if args.demo else args.repeats
     rows, metrics = [], {}
     with threadpool_limits(limits=args.threads, user_api="blas"):
         for x_shape, w_shape in CASES:
@@ -70,9 +69,9 @@ def main():
             for dtype in (np.float32, np.float64):
                 x = rng.standard_normal(x_shape).astype(dtype)
                 w = rng.standard_normal(w_shape).astype(dtype)
-                fast = best_time(numpy_step(conv_forward, conv_backward, x, w), repeats)
-                reference = best_time(torch_step(x, w), repeats)
-                few = 1 if args.demo else min(args.naive_examples, x_shape[0])
+                fast = best_time(numpy_step(conv_forward, conv_backward, x, w), args.repeats)
+                reference = best_time(torch_step(x, w), args.repeats)
+                few = min(args.naive_examples, x_shape[0])
                 naive = best_time(numpy_step(conv_forward_naive, conv_backward_naive, x[:few], w), 1) * x_shape[0] / few
                 label = f"{x_shape} x {w_shape} {np.dtype(dtype).name}"
                 rows.append((label, fast, naive, reference))
@@ -80,14 +79,14 @@ def main():
                 metrics[f"ratio_to_torch_{key}"] = fast / reference
                 metrics[f"speedup_over_naive_{key}"] = naive / fast
                 print(f"{label}: vectorised {fast * 1e3:.1f} ms, naive {naive * 1e3:.0f} ms, torch {reference * 1e3:.1f} ms")
-    lines = [f"forward + backward, best of {repeats}, {args.threads} thread(s)", "",
+    lines = [f"forward + backward, best of {args.repeats}, {args.threads} thread(s)", "",
              "| input x filters | vectorised (ms) | naive (ms) | torch conv2d (ms) | naive / vectorised | vectorised / torch |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {label} | {fast * 1e3:.1f} | {naive * 1e3:.0f} | {reference * 1e3:.1f} | {naive / fast:.0f}x | "
               f"{fast / reference:.2f}x |" for label, fast, naive, reference in rows]
     print("\n".join(lines))
     run.path("benchmark.md").write_text("\n".join(lines) + "\n")
-    run.finish({**metrics, "threads": args.threads, "repeats": repeats})
+    run.finish({**metrics, "threads": args.threads, "repeats": args.repeats})
 
 
 if __name__ == "__main__":

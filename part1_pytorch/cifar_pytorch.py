@@ -95,9 +95,7 @@ def main():
     parser.add_argument("--num-classes", type=util.positive(int), default=4, help="CIFAR-100 classes to use")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="share of train held out for validation")
     util.add_threads_arg(parser)
-    args = parser.parse_args()
-    if args.demo:
-        args.epochs = min(args.epochs, 3)
+    args = util.parse_args(parser, epochs=3)
     util.use_threads(args.threads)
 
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)

@@ -27,10 +27,8 @@ def main():
     parser.add_argument("--warmup-epochs", type=util.positive(int, zero=True), default=2,
                         help="epochs training the new last layer alone first")
     parser.add_argument("--augment", action="store_true", help="train with data augmentation (a separate run)")
-    args = parser.parse_args()
+    args = util.parse_args(parser, epochs=1, warmup_epochs=1)
     vision.apply_model_args(args)
-    if args.demo:
-        args.epochs, args.warmup_epochs = min(args.epochs, 1), min(args.warmup_epochs, 1)
     device = util.get_device(args.device)
 
     name, train_dir, test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)

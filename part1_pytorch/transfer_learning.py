@@ -64,10 +64,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     vision.add_training_args(parser, epochs=3, head_lr=0.01)
-    args = parser.parse_args()
+    args = util.parse_args(parser, epochs=1)
     vision.apply_model_args(args)
-    if args.demo:
-        args.epochs = min(args.epochs, 1)
     device = util.get_device(args.device)
 
     name, args.train_dir, args.test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)

@@ -256,3 +256,11 @@ def test_atomic_dir_replaces_a_folder_only_when_the_block_succeeds(tmp_path):
     with util.atomic_dir(target) as tmp:
         (tmp / "other").write_text("second")
     assert [p.name for p in target.iterdir()] == ["other"]
+
+
+def test_demo_defaults_apply_only_to_options_not_given():
+    parser = argparse.ArgumentParser()
+    util.add_common_args(parser, epochs=20)
+    assert util.parse_args(parser, [], epochs=3).epochs == 20
+    assert util.parse_args(parser, ["--demo"], epochs=3).epochs == 3
+    assert util.parse_args(parser, ["--demo", "--epochs", "7"], epochs=3).epochs == 7
