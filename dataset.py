@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -50,6 +51,17 @@ class DatasetError(util.UserError):
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(data_dir or os.environ.get("COURSE_DATA_DIR") or util.REPO_ROOT / "data")
+
+
+def _make_folder(folder: Path) -> None:
+    """mkdir -p, a user error where the data folder cannot be (a file, a read-only place)."""
+    if folder.is_file():
+        raise DatasetError(f"the data folder {folder} is a file: pass a folder as --data-dir")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatasetError(f"cannot create the data folder {folder} ({error.strerror or error}): "
+                           f"pass a writable folder as --data-dir") from None
 
 
 # --------------------------------------------------------------------------- the registry
@@ -277,7 +289,7 @@ def prepare(name: str, source: str | os.PathLike, data_dir=None, seed: int = 0) 
     if not source.exists():
         raise DatasetError(f"source {source} does not exist: give the path of the downloaded archive or its folder")
     root = data_root(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    _make_folder(root)
     final = root / name
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}.") as scratch:
         scratch = Path(scratch)
@@ -655,6 +667,14 @@ def read_text_csv(path: Path, known_labels=None) -> tuple[list[str], list[str]]:
     """Rows of a prepared sentence,label CSV; malformed rows and unknown labels are clear errors."""
     if not path.exists():
         raise DatasetError(f"{path} does not exist: prepare the dataset with `python dataset.py prepare`")
+    try:
+        return _read_text_rows(path, known_labels)
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path} is not UTF-8 text: prepare the dataset again with `python dataset.py prepare`, "
+                           f"which writes UTF-8") from None
+
+
+def _read_text_rows(path: Path, known_labels) -> tuple[list[str], list[str]]:
     sentences, labels = [], []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
@@ -882,7 +902,7 @@ def add_glove_args(parser: argparse.ArgumentParser, vocab: int = GLOVE_VOCAB) ->
     """--glove FILE and --glove-vocab N: the options of every text script that can start from GloVe."""
     parser.add_argument("--glove", default=None, metavar="FILE",
                         help="GloVe vectors in the text format (default: glove.6B.<dim>d.txt in the data "
-                             "folder's glove/, put there by `python dataset.py prepare glove`)" + util.QUIET_DEFAULT)
+                             "folder's glove/, put there by `python dataset.py prepare glove --source FILE`)" + util.QUIET_DEFAULT)
     parser.add_argument("--glove-vocab", type=util.positive(int, zero=True), default=vocab, metavar="N",
                         help="with GloVe embeddings, the vocabulary also holds GloVe's N most frequent words, kept "
                              "at their GloVe vectors, so that words absent from training keep their meaning "
@@ -892,15 +912,27 @@ def add_glove_args(parser: argparse.ArgumentParser, vocab: int = GLOVE_VOCAB) ->
 def _open_glove(dim: int, data_dir, path):
     """(path, open text file) of the GloVe file named, else of the one under data_dir."""
     path = Path(path) if path else glove_path(dim, data_dir)
-    if not path.exists():
-        raise DatasetError(f"GloVe file {path} does not exist: give the path of glove.6B.{dim}d.txt")
+    if not path.is_file():
+        raise DatasetError(f"GloVe file {path} {'is a folder' if path.is_dir() else 'does not exist'}: "
+                           f"give the path of glove.6B.{dim}d.txt")
     opener = gzip.open if path.name.endswith(".gz") else open
     return path, opener(path, "rt", encoding="utf-8")
 
 
+@contextlib.contextmanager
+def _reading_glove(path: Path):
+    """Decoding errors while reading a GloVe file become one sentence."""
+    try:
+        yield
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):
+        raise DatasetError(f"GloVe file {path} is not UTF-8 text (or a damaged .gz): "
+                           f"give the original glove.6B file") from None
+
+
 def glove_words(count: int, dim: int = 50, data_dir=None, path=None) -> list[str]:
     """The first `count` words of a GloVe file: GloVe lists its words from the most frequent down."""
-    with _open_glove(dim, data_dir, path)[1] as f:
+    path, lines = _open_glove(dim, data_dir, path)
+    with lines as f, _reading_glove(path):
         return [line.partition(" ")[0] for line, _ in zip(f, range(count))]
 
 
@@ -914,7 +946,8 @@ def load_glove(words, dim: int = 50, data_dir=None, path=None, seed: int = 0) ->
     index = {w: i for i, w in enumerate(itos)}
     matrix = np.random.default_rng(seed).normal(0, 0.1, (len(itos), dim)).astype(np.float32)
     found = np.zeros(len(itos), dtype=bool)
-    with lines as f:
+    number = 0
+    with lines as f, _reading_glove(path):
         for number, line in enumerate(f, 1):
             word, _, rest = line.rstrip("\n").partition(" ")
             if rest.count(" ") != dim - 1:
@@ -928,6 +961,8 @@ def load_glove(words, dim: int = 50, data_dir=None, path=None, seed: int = 0) ->
                     raise DatasetError(f"{path}:{number} holds a value that is not a number: "
                                        f"the file is damaged, download it again") from None
                 found[i] = True
+    if number == 0:
+        raise DatasetError(f"GloVe file {path} is empty: give the path of glove.6B.{dim}d.txt")
     if itos and itos[0] == "<pad>":
         matrix[0] = 0.0
     return matrix, int(found.sum())
@@ -1120,7 +1155,7 @@ def ensure_demo(kind: str, data_dir=None) -> Path:
         return folder
     if kind not in DEMO_BUILDERS:
         raise DatasetError(f"unknown demo data '{kind}': known are {', '.join(DEMO_KINDS)}")
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder.parent)
     scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{kind}."))
     try:
         DEMO_BUILDERS[kind](scratch, np.random.default_rng(sum(map(ord, kind))))
@@ -1383,7 +1418,7 @@ def main(argv=None) -> None:
     prepare_parser = commands.add_parser("prepare", help="prepare from a local archive or extracted folder")
     prepare_parser.add_argument("name")
     prepare_parser.add_argument("--source", required=True, help="the archive or folder (official layout)")
-    prepare_parser.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
+    prepare_parser.add_argument("--seed", type=util.seed_number, default=0, help="seed of the train/test split")
     commands.add_parser("demo", help="write every kind of demo data")
     args = parser.parse_args(argv)
     warnings.simplefilter("always")

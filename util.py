@@ -76,7 +76,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     unknown = set(unused) - {"seed", "data_dir", "device"}
     if unknown:
         raise ValueError(f"add_common_args: unused= takes seed, data_dir and device, not {sorted(unknown)}")
-    parser.add_argument("--seed", type=int, default=seed,
+    parser.add_argument("--seed", type=seed_number, default=seed,
                         help=f"not used: this script draws nothing at random{quiet}" if "seed" in unused
                         else "random seed")
     if epochs == 0:  # nothing trains by epochs here: the option is accepted, and says it does nothing
@@ -154,9 +154,23 @@ def check_valid_fraction(value: float) -> None:
 
 def _number(text: str, kind: type):
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value):  # float("nan") and float("inf") parse, then poison training
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+SEED_LIMIT = 2**32  # NumPy's seeds: 0 .. 2**32 - 1
+
+
+def seed_number(text: str) -> int:
+    """An argparse type for --seed: an integer NumPy, torch and TensorFlow all accept."""
+    value = _number(text, int)
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {SEED_LIMIT - 1}, got {text}")
+    return value
 
 
 def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
@@ -350,22 +364,64 @@ def default_run_dir(script: str, dataset: str, model: str | None = None) -> Path
     return RESULTS_ROOT / script / name.replace(os.sep, "_")
 
 
+RUN_STARTED = "run.json"  # written as a run starts: what ran, when, with which command line
+
+
+def _earlier_run_script(directory: Path) -> str | None:
+    """The script whose run (finished or not) fills `directory`, or None if it holds no run."""
+    for name in ("metrics.json", RUN_STARTED):
+        try:
+            return json.loads((directory / name).read_text()).get("script", "?")
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
+
+
+def _check_results_dir(directory: Path, script: str) -> None:
+    """--results-dir may name a new or empty folder, or an earlier run of the same script (moved aside);
+    anything else there is the user's, and stays where it is."""
+    if directory.exists() and not directory.is_dir():
+        fail(f"--results-dir {directory} is a file: pass a folder (new, empty, or an earlier run's)")
+    if not directory.exists() or not any(directory.iterdir()):
+        return
+    earlier = _earlier_run_script(directory)
+    if earlier is None:
+        fail(f"--results-dir {directory} is not empty and holds no earlier run: pass a new or empty folder")
+    if earlier != script:
+        fail(f"--results-dir {directory} holds a run of {earlier}: pass another folder, so that run stays")
+    if Path.cwd().resolve().is_relative_to(directory.resolve()):
+        fail(f"--results-dir {directory} contains the current folder, which cannot be moved aside: "
+             f"pass another folder or run from elsewhere")
+
+
 def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | None = None) -> Run:
-    """Create this run's folder; a previous run there is moved into .history/, never overwritten."""
-    directory = Path(args.results_dir) if getattr(args, "results_dir", None) else default_run_dir(script, dataset, model)
+    """Create this run's folder; a previous run there is moved into .history/, never overwritten.
+
+    An explicit --results-dir must be new, empty or an earlier run of the same script (see _check_results_dir).
+    """
+    explicit = getattr(args, "results_dir", None)
+    directory = Path(explicit) if explicit else default_run_dir(script, dataset, model)
+    if explicit:
+        _check_results_dir(directory, script)
     archive = None
-    if directory.exists() and any(directory.iterdir()):
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        archive = directory.parent / ".history" / f"{directory.name}-{stamp}"
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(directory), str(archive))
-        print(f"previous run moved to {archive}")
-    directory.mkdir(parents=True, exist_ok=True)
-    seed = getattr(args, "seed", None)
+    try:
+        if directory.exists() and any(directory.iterdir()):
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+            archive = directory.parent / ".history" / f"{directory.name}-{stamp}"
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(directory), str(archive))
+            print(f"previous run moved to {archive}")
+        directory.mkdir(parents=True, exist_ok=True)
+        seed = getattr(args, "seed", None)
+        info = {"script": script, "dataset": dataset, "model": model, "seed": seed,
+                "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
+        save_json({**info, "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+                   "started": datetime.now().isoformat(timespec="seconds")}, directory / RUN_STARTED)
+    except OSError as error:
+        fail(f"cannot write the run folder {directory} ({error.strerror or error}): "
+             f"pass a writable folder as --results-dir")
     if seed is not None:
         set_seed(seed)
-    info = {"script": script, "dataset": dataset, "model": model, "seed": seed,
-            "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
     print(f"run folder: {directory}")
     return Run(directory, info, archive)
 

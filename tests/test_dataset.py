@@ -110,6 +110,21 @@ def test_malformed_csv_files_are_clear_errors(tmp_path, content, message):
         dataset.read_text_csv(path)
 
 
+def test_a_csv_that_is_not_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("sentence,label\ncafé crème,pos\n".encode("latin-1"))
+    with pytest.raises(dataset.DatasetError, match="latin.csv is not UTF-8 text: prepare the dataset again"):
+        dataset.read_text_csv(path)
+
+
+def test_a_data_folder_that_cannot_be_created_is_a_clear_error(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(dataset.DatasetError, match="is a file: pass a folder as --data-dir"):
+        dataset.ensure_demo("demo_text", tmp_path / "a_file")
+    with pytest.raises(dataset.DatasetError, match="cannot create the data folder .* pass a writable folder"):
+        dataset.prepare("questions", tmp_path, data_dir=tmp_path / "a_file" / "below")
+
+
 def test_a_test_label_unknown_to_train_is_an_error(isolated):
     folder = isolated / "data" / "sentiment"
     _write_csv(folder / "train.csv", [("good", "pos"), ("bad", "neg")])
@@ -426,6 +441,15 @@ def test_glove_loader_fills_known_words_and_flags_malformed_lines(tmp_path):
     path.write_text("cat 1 x 3\n")
     with pytest.raises(dataset.DatasetError, match=":1 holds a value that is not a number"):
         dataset.load_glove(vocab, dim=3, path=path)
+    path.write_text("")
+    with pytest.raises(dataset.DatasetError, match="glove.6B.3d.txt is empty"):
+        dataset.load_glove(vocab, dim=3, path=path)
+    path.write_bytes("café 1 2 3\n".encode("latin-1"))
+    for read in (lambda: dataset.load_glove(vocab, dim=3, path=path), lambda: dataset.glove_words(5, 3, path=path)):
+        with pytest.raises(dataset.DatasetError, match="is not UTF-8 text"):
+            read()
+    with pytest.raises(dataset.DatasetError, match="is a folder"):
+        dataset.load_glove(vocab, dim=3, path=tmp_path)
 
 
 def test_char_text_errors(tmp_path):

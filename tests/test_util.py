@@ -264,3 +264,39 @@ def test_demo_defaults_apply_only_to_options_not_given():
     assert util.parse_args(parser, [], epochs=3).epochs == 20
     assert util.parse_args(parser, ["--demo"], epochs=3).epochs == 3
     assert util.parse_args(parser, ["--demo", "--epochs", "7"], epochs=3).epochs == 7
+
+
+def test_a_results_dir_holding_other_things_is_refused_and_left_alone(isolated, monkeypatch):
+    mine = isolated / "mywork"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(util.UserError, match="not empty and holds no earlier run"):
+        util.start_run(_args(results_dir=str(mine)), "s", "d")
+    assert (mine / "notes.txt").read_text() == "keep me" and not (isolated / ".history").exists()
+    (isolated / "a_file").write_text("x")
+    with pytest.raises(util.UserError, match="is a file"):
+        util.start_run(_args(results_dir=str(isolated / "a_file")), "s", "d")
+    with pytest.raises(util.UserError, match="cannot write the run folder .* pass a writable folder"):
+        util.start_run(_args(results_dir=str(isolated / "a_file" / "below")), "s", "d")
+
+    earlier = util.start_run(_args(results_dir=str(isolated / "run")), "train", "d")
+    earlier.finish({"test_accuracy": 0.5})
+    assert json.loads((isolated / "run" / util.RUN_STARTED).read_text())["script"] == "train"
+    with pytest.raises(util.UserError, match="holds a run of train"):  # e.g. a prediction script aimed at it
+        util.start_run(_args(results_dir=str(isolated / "run")), "predict", "d")
+    monkeypatch.chdir(isolated / "run")
+    with pytest.raises(util.UserError, match="contains the current folder"):
+        util.start_run(_args(results_dir="."), "train", "d")
+    monkeypatch.chdir(isolated)
+    util.start_run(_args(results_dir=str(isolated / "run")), "train", "d")  # the same script: moved aside
+    assert len(list((isolated / ".history").iterdir())) == 1
+
+
+def test_numbers_and_seeds_out_of_range_are_refused():
+    for text in ("nan", "inf", "-inf"):
+        with pytest.raises(argparse.ArgumentTypeError, match="finite"):
+            util.positive(float)(text)
+    assert util.seed_number("0") == 0 and util.seed_number(str(2**32 - 1)) == 2**32 - 1
+    for text in ("-1", str(2**32), "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            util.seed_number(text)
