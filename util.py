@@ -65,7 +65,7 @@ QUIET_DEFAULT = "%(default).0s"
 def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batch_size: int | None = None,
                     lr: float | None = None, seed: int = 0, results_help: str | None = None,
                     demo_help: str | None = None, unused: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-    """The options every script shares (see README, "Run conventions").
+    """The options every script shares (see README, "Running a script").
 
     epochs=0: the script trains nothing by epochs. results_help, demo_help: what --results-dir and --demo mean
     where they are not a training run's folder and its demo data. unused: any of "seed", "data_dir" and "device",
