@@ -102,6 +102,17 @@ def choose_svm(features: np.ndarray, labels: np.ndarray, kernel: str, folds: int
     return search.fit(features, labels)
 
 
+def fold_count(text: str) -> int:
+    """An argparse type: cross-validation needs at least 2 folds (fit on some, score on another)."""
+    try:
+        folds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if folds < 2:
+        raise argparse.ArgumentTypeError(f"expected a number >= 2, got {text}")
+    return folds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -109,7 +120,7 @@ def main():
     vision.add_model_args(parser)
     parser.add_argument("--svm", default="auto", choices=["auto", "linear", "rbf"],
                         help="SVM kernel; auto lets cross-validation choose")
-    parser.add_argument("--folds", type=util.positive(int), default=5, help="cross-validation folds")
+    parser.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (at least 2)")
     parser.add_argument("--cache-dir", default=None,
                         help="feature cache folder (default: <results root>/.feature_cache)")
     args = parser.parse_args()
@@ -118,7 +129,7 @@ def main():
 
     name, train_dir, test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)
     run = util.start_run(args, "feature", name, args.model)
-    model, dim, description = vision.feature_extractor(args.model, args.weights)
+    model, dim, description = vision.feature_extractor(args.model, args.weights, args.image_size)
     model.to(device)
     prep = vision.preprocessing_for(args.model, args.image_size)
     cache_dir = Path(args.cache_dir) if args.cache_dir else util.RESULTS_ROOT / ".feature_cache"
@@ -126,7 +137,7 @@ def main():
 
     # Classes are checked first: extracting a split can take minutes, a mismatch should not wait for it.
     train_images, test_images = (dataset.image_dataset(d, vision.eval_transform(prep)) for d in (train_dir, test_dir))
-    vision.check_same_classes(train_dir, train_images.classes, test_dir, test_images.classes)
+    vision.check_classes(train_dir, train_images.classes, test_dir, test_images.classes)
     train_x, train_y, classes, _, train_timing = cached_features(args, model, train_dir, train_images, prep, cache_dir,
                                                                  device, "train")
     test_x, test_y, _, test_paths, test_timing = cached_features(args, model, test_dir, test_images, prep, cache_dir,

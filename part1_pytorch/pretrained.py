@@ -97,6 +97,9 @@ def _file_weights(arch: str, path: Path, num_classes: int | None) -> tuple[nn.Mo
     except Exception as error:  # pickle, zip and tensor errors all mean the same thing to the user
         util.fail(f"cannot read {path} as a torch state_dict ({type(error).__name__}): pass a file saved with "
                   f"torch.save(model.state_dict(), path)")
+    if isinstance(state, dict) and state.get("kind") in ("classifier", "svm"):  # what vision.save_classifier writes
+        util.fail(f"{path} is a saved classifier of this course, not a state_dict: pass it to predict.py, or pass "
+                  f"a torchvision state_dict as --weights")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

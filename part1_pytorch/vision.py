@@ -11,6 +11,7 @@ import time
 import warnings
 import zipfile
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from torchvision import transforms
 
 import dataset
 import util
-from pretrained import build_model, check_architecture, head_layers, random_model, replace_head
+from pretrained import build_model, check_architecture, head_layers, known_architectures, random_model, replace_head
 
 AUX_LOSS_WEIGHT = 0.4  # Inception v3's auxiliary classifier, as in Szegedy et al. and torchvision's recipe
 DEMO_MODEL = "mobilenet_v2"  # light enough for --demo to train in seconds on one core
@@ -147,17 +148,39 @@ def cut_before_last_fc(model: nn.Module) -> nn.Module:
     return model
 
 
-def feature_extractor(arch: str, weights: str) -> tuple[nn.Module, int, str]:
-    """The pretrained network cut before its last fully-connected layer.
+def feature_extractor(arch: str, weights: str, image_size: int | None = None) -> tuple[nn.Module, int, str]:
+    """The pretrained network cut before its last fully-connected layer (image_size: as for preprocessing_for).
 
     Returns (model in eval mode mapping (N, 3, crop, crop) -> (N, D), D, description of the weights).
     """
     model, description = build_model(arch, weights)
     cut_before_last_fc(model)
-    crop = preprocessing_for(arch)["crop"]
+    crop = preprocessing_for(arch, image_size)["crop"]
+    check_image_size(model, arch, crop)
     with torch.inference_mode():
         dim = model.eval()(torch.zeros(1, 3, crop, crop)).flatten(1).shape[1]
     return model, dim, description
+
+
+def runs_at(model: nn.Module, size: int, device=None) -> bool:
+    """Whether a (1, 3, size, size) batch gets through the network (in eval mode: no statistics change)."""
+    try:
+        with torch.inference_mode():
+            model.eval()(torch.zeros(1, 3, size, size, device=device))
+        return True
+    except RuntimeError:  # a pooling or convolution window larger than what is left of the image
+        return False
+
+
+def check_image_size(model: nn.Module, arch: str, crop: int, device=None) -> None:
+    """Refuse a --image-size too small for the network's pooling layers, before any training or extraction.
+
+    Only sizes below the architecture's own crop are tried: at its own size a failure is a bug, not the user's.
+    """
+    reference = preprocessing_for(arch)["crop"]
+    if crop < reference and not runs_at(model, crop, device):
+        smallest = next(size for size in range(crop + 1, reference + 1) if runs_at(model, size, device))
+        util.fail(f"--image-size {crop} is too small for {arch}: use at least {smallest}")
 
 
 def trainable_head(model: nn.Module) -> list[nn.Parameter]:
@@ -171,6 +194,12 @@ def freeze_backbone(model: nn.Module) -> int:
     for parameter in model.parameters():
         parameter.requires_grad_(id(parameter) in head)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# The keys save_classifier / save_svm write and rebuild / model_meta read, by kind.
+CHECKPOINT_KEYS = {"classifier": ("arch", "class_names", "preprocessing", "weights", "head_names",
+                                  "pretrained_layout", "state_dict"),
+                   "svm": ("arch", "class_names", "preprocessing", "weights", "pretrained_layout", "backbone", "svm")}
 
 
 def save_classifier(path: Path, model: nn.Module, arch: str, class_names: list[str], prep: dict,
@@ -215,23 +244,49 @@ def load_checkpoint(path: Path) -> dict:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # unpickling, zip and format errors all mean "not one of our models"
         util.fail(f"cannot load {path} safely ({type(error).__name__}): pass a model.pt saved by these scripts")
-    if not isinstance(checkpoint, dict) or checkpoint.get("kind") not in ("classifier", "svm"):
+    if not isinstance(checkpoint, dict) or checkpoint.get("kind") not in CHECKPOINT_KEYS:
         util.fail(f"{path} is not a model saved by these scripts: pass a model.pt from finetune.py, "
                   f"transfer_learning.py or feature.py")
+    missing = [key for key in CHECKPOINT_KEYS[checkpoint["kind"]] if key not in checkpoint]
+    if missing:
+        incomplete(path, f"missing {missing[0]!r}")
     return checkpoint
 
 
-def rebuild(checkpoint: dict) -> nn.Module:
-    """The (N, 3, crop, crop) -> (N, num_classes) scores model a checkpoint describes, in eval mode."""
+def incomplete(path, why: str) -> NoReturn:
+    util.fail(f"{path} is not a complete saved model of this course ({why}): pass a model.pt written by "
+              f"finetune.py, transfer_learning.py or feature.py")
+
+
+def rebuild(checkpoint: dict, path) -> nn.Module:
+    """The (N, 3, crop, crop) -> (N, num_classes) scores model a checkpoint (read from path) describes, in eval mode.
+
+    An edited or truncated file (another arch, cut tensors) is a user error naming path.
+    """
+    arch = checkpoint["arch"]
+    if arch not in known_architectures():
+        incomplete(path, f"unknown arch {arch!r}")
+    model = random_model(arch, pretrained_layout=checkpoint["pretrained_layout"])
     if checkpoint["kind"] == "svm":
-        backbone = random_model(checkpoint["arch"], pretrained_layout=checkpoint["pretrained_layout"])
-        backbone.head_names = head_layers(backbone)
-        cut_before_last_fc(backbone).load_state_dict(checkpoint["backbone"])
-        model = nn.Sequential(backbone, nn.Flatten(), SVMScores(**checkpoint["svm"]))
+        model.head_names = head_layers(model)
+        cut_before_last_fc(model)
+        state = checkpoint["backbone"]
     else:
-        model = random_model(checkpoint["arch"], pretrained_layout=checkpoint["pretrained_layout"])
+        layers = dict(model.named_modules())
+        absent = [name for name in checkpoint["head_names"] if name not in layers]
+        if absent:  # the file names classifier layers of another architecture
+            incomplete(path, f"{arch} has no layer {absent[0]!r}")
         replace_head(model, len(checkpoint["class_names"]), checkpoint["head_names"])
-        model.load_state_dict(checkpoint["state_dict"])
+        state = checkpoint["state_dict"]
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # tensors missing, unexpected or mis-shaped; torch's 2nd line says which
+        incomplete(path, f"its weights do not fit {arch}: {str(error).splitlines()[1].strip().split(':')[0]}")
+    if checkpoint["kind"] == "svm":
+        try:
+            model = nn.Sequential(model, nn.Flatten(), SVMScores(**checkpoint["svm"]))
+        except TypeError as error:  # the SVM's description lacks or adds arrays
+            incomplete(path, f"its SVM does not fit: {error}")
     return model.eval()
 
 
@@ -308,7 +363,11 @@ def canonical_name(name: str) -> str:
     return name
 
 
-def check_same_classes(train_dir: Path, train_classes: list[str], test_dir: Path, test_classes: list[str]) -> None:
+def check_classes(train_dir: Path, train_classes: list[str], test_dir: Path, test_classes: list[str]) -> None:
+    """At least two classes, the same in train and test: checked before any image goes through a network."""
+    if len(train_classes) < 2:
+        util.fail(f"{train_dir} has only one class folder ({train_classes[0]}): a classifier needs at least two, "
+                  f"one folder of images per class")
     if train_classes != test_classes:
         util.fail(f"{train_dir} and {test_dir} have different class folders: give both the same classes")
 
@@ -321,7 +380,7 @@ def image_splits(train_dir: Path, test_dir: Path, train_tf, eval_tf, valid_fract
     util.check_valid_fraction(valid_fraction)
     train_full = dataset.image_dataset(train_dir, train_tf)
     test = dataset.image_dataset(test_dir, eval_tf)
-    check_same_classes(train_dir, train_full.classes, test_dir, test.classes)
+    check_classes(train_dir, train_full.classes, test_dir, test.classes)
     keep, held_out = dataset.stratified_split(np.asarray(train_full.targets), valid_fraction, seed)
     valid_full = dataset.image_dataset(train_dir, eval_tf)
     return Subset(train_full, keep), Subset(valid_full, held_out), test
@@ -444,6 +503,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
     class_names = test.classes
     model, description = build_model(arch, weights, num_classes=len(class_names))
     model.to(device)
+    check_image_size(model, arch, prep["crop"], device)
     train_loader = loader(train, batch_size, True, workers, seed)
     valid_loader = loader(valid, batch_size, False, workers)
     print(f"{label}{description}: {len(train)} train / {len(valid)} validation / {len(test)} test images, "
@@ -522,7 +582,7 @@ def load_any(path) -> tuple[nn.Module, dict]:
             util.fail(f"{path} is a TorchScript file without class names: export it with export.py")
         return model.eval(), json.loads(extra[TORCHSCRIPT_META])
     checkpoint = load_checkpoint(path)
-    return rebuild(checkpoint), model_meta(checkpoint)
+    return rebuild(checkpoint, path), model_meta(checkpoint)
 
 
 def scores_of(outputs) -> torch.Tensor:

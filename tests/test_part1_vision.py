@@ -51,6 +51,17 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def write_image_folder(root: Path, splits: dict[str, tuple[str, ...]]) -> Path:
+    """An ImageFolder dataset: root/<split>/<class>/ with three small PNGs each."""
+    from PIL import Image
+    for split, classes in splits.items():
+        for name in classes:
+            (root / split / name).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (40, 40), (60 * i, 90, 120)).save(root / split / name / f"{i}.png")
+    return root
+
+
 def saved_predictions(path: Path) -> dict[str, str]:
     with open(path) as f:
         return {row["file"]: row["predicted"] for row in csv.DictReader(f)}
@@ -276,16 +287,63 @@ def test_unreadable_image_fails_cleanly(env, finetuned, tmp_path):
 
 @pytest.mark.parametrize("script", ["feature.py", "finetune.py"])
 def test_train_and_test_with_other_classes_fail_cleanly(env, tmp_path, script):
-    from PIL import Image
-    for split, classes in (("train", ("ants", "bees")), ("test", ("ants", "wasps"))):
-        for name in classes:
-            (tmp_path / "data" / split / name).mkdir(parents=True)
-            for i in range(3):
-                Image.new("RGB", (40, 40), (60 * i, 90, 120)).save(tmp_path / "data" / split / name / f"{i}.png")
+    write_image_folder(tmp_path / "data", {"train": ("ants", "bees"), "test": ("ants", "wasps")})
     result = run(script, "--dataset", tmp_path / "data", "--model", "squeezenet1_1", "--weights", "none", *FAST,
                  "--results-dir", tmp_path / "results", env=env, expect=2)
     assert "different class folders" in error_line(result)
     assert "extracting" not in result.stdout  # found before any image went through the network
+
+
+@pytest.mark.parametrize("script", ["feature.py", "finetune.py"])
+def test_a_single_class_dataset_fails_cleanly(env, tmp_path, script):
+    write_image_folder(tmp_path / "data", {"train": ("ants",), "test": ("ants",)})
+    result = run(script, "--dataset", tmp_path / "data", "--model", "squeezenet1_1", "--weights", "none", *FAST,
+                 "--results-dir", tmp_path / "results", env=env, expect=2)
+    assert "only one class folder (ants): a classifier needs at least two" in error_line(result)
+    assert "extracting" not in result.stdout and "epoch" not in result.stdout
+
+
+@pytest.mark.parametrize("folds", ["1", "0"])
+def test_fewer_than_two_folds_are_refused_by_the_command_line(env, folds):
+    result = run("feature.py", "--demo", "--folds", folds, env=env, expect=2)
+    assert f"argument --folds: expected a number >= 2, got {folds}" in result.stderr
+    assert "Traceback" not in result.stderr and "extracting" not in result.stdout
+
+
+@pytest.mark.parametrize("script", ["feature.py", "finetune.py"])
+def test_too_small_image_size_fails_cleanly(env, tmp_path, script):
+    result = run(script, "--demo", "--model", "squeezenet1_1", "--image-size", "8", *FAST,
+                 "--results-dir", tmp_path, env=env, expect=2)
+    assert "--image-size 8 is too small for squeezenet1_1: use at least 17" in error_line(result)
+    model, _ = pretrained.build_model("squeezenet1_1", "none")
+    assert vision.runs_at(model, 17) and not vision.runs_at(model, 16)
+
+
+BREAKAGES = {  # an edited or truncated model.pt, the script loading it, the reason its error gives
+    "no pretrained_layout": (lambda c: {k: v for k, v in c.items() if k != "pretrained_layout"}, "predict.py",
+                             "missing 'pretrained_layout'"),
+    "truncated state_dict": (lambda c: {**c, "state_dict": dict(list(c["state_dict"].items())[:10])}, "export.py",
+                             "its weights do not fit mobilenet_v2: Missing key(s) in state_dict"),
+    "other arch": (lambda c: {**c, "arch": "resnet18"}, "predict.py", "resnet18 has no layer 'classifier.1'"),
+    "other class count": (lambda c: {**c, "class_names": ["a", "b"]}, "export.py",
+                          "its weights do not fit mobilenet_v2: size mismatch for classifier.1.weight"),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_broken_saved_model_fails_cleanly(env, finetuned, tmp_path, breakage):
+    change, script, reason = BREAKAGES[breakage]
+    broken = tmp_path / "model.pt"
+    torch.save(change(torch.load(finetuned / "model.pt", weights_only=True)), broken)
+    images = [finetuned / "curves.png"] if script == "predict.py" else []
+    message = error_line(run(script, broken, *images, env=env, expect=2))
+    assert f"{broken} is not a complete saved model of this course ({reason}): pass a model.pt" in message
+
+
+def test_a_saved_classifier_as_weights_fails_cleanly(env, finetuned):
+    result = run("feature.py", "--demo", "--weights", finetuned / "model.pt", *FAST, env=env, expect=2)
+    assert (f"{finetuned / 'model.pt'} is a saved classifier of this course, not a state_dict: pass it to predict.py"
+            in error_line(result))
 
 
 def test_weights_for_another_architecture_fail_cleanly(env, tmp_path):
