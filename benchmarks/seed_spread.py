@@ -54,7 +54,8 @@ def run_seed(args: argparse.Namespace, script: Path, seed: int, folder: Path) ->
     metrics_file = run_dir / "metrics.json"
     if code != 0 or not metrics_file.exists():
         last = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-1:] or ["no output"]
-        return {"seed": seed, "error": f"exit {code}: {last[0]} (log: {log})"}
+        reason = f"exit {code}: {last[0]}" if code else f"exit 0 but no {metrics_file} was written"
+        return {"seed": seed, "error": f"{reason} (log: {log})"}
     metrics = json.loads(metrics_file.read_text())
     value = lookup(metrics, args.key)
     if not isinstance(value, (int, float)):
@@ -112,6 +113,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # The seeds run in REPO: relative folders are made absolute here, so that they name the same place there.
+    for option in ("results_dir", "data_dir"):
+        if getattr(args, option):
+            setattr(args, option, str(Path(getattr(args, option)).resolve()))
     script = (REPO / args.script) if not Path(args.script).is_absolute() else Path(args.script)
     if script.suffix != ".py" or not script.is_file():
         util.fail(f"no script {args.script}: give the path of a script of this repository, "

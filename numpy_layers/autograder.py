@@ -7,7 +7,8 @@ gradients (relative error below 1e-7 in float64; 1e-6 for convolution and poolin
 longer), the fast convolution and pooling with their naive loop references. Exits with status 1 if
 any check fails. The random inputs are fixed (seed 231) so that every run checks the same cases: a
 gradient entry that happens to be close to 0 has a large relative error for numerical reasons alone.
-Nothing is trained: --seed and --epochs are not used.
+Nothing is trained and no data is read: --seed, --epochs, --data-dir and --device are not used, and --demo
+only names the run folder demo_checks.
 """
 import argparse
 import math
@@ -191,7 +192,8 @@ def check_models(g):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    util.add_common_args(parser, epochs=0)
+    util.add_common_args(parser, epochs=0, unused=("seed", "data_dir", "device"),
+                         demo_help="the same checks (they read no data); the run folder is named demo_checks")
     args = parser.parse_args()
     run = util.start_run(args, "autograder", "demo_checks" if args.demo else "checks")
     grader = Grader()

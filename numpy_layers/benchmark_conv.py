@@ -6,7 +6,8 @@
 Times forward plus backward (gradients of input and filters) on (64, 1, 28, 28) x (32, 1, 7, 7) and
 (64, 16, 16, 16) x (32, 16, 3, 3), in float32 and float64, with the same number of threads for NumPy's
 BLAS and PyTorch, and prints the ratios. Each figure is the best of --repeats runs. The naive loops are
-timed on --naive-examples examples and scaled linearly to the batch (they are linear in it).
+timed on --naive-examples examples and scaled linearly to the batch (they are linear in it). The inputs are
+random (--seed) and everything runs on the CPU: --data-dir and --device are not used.
 """
 import argparse
 import time
@@ -56,7 +57,8 @@ def main():
     parser.add_argument("--naive-examples", type=util.positive(int), default=2,
                         help="examples the naive loops are timed on (then scaled to the batch)")
     util.add_threads_arg(parser, 1, library="BLAS and torch")
-    util.add_common_args(parser, epochs=0)
+    util.add_common_args(parser, epochs=0, unused=("data_dir", "device"),
+                         demo_help="a batch of 8, 3 repeats, naive loops on 1 example (options given still win)")
     args = util.parse_args(parser, repeats=3, naive_examples=1)
     run = util.start_run(args, "benchmark_conv", "random_demo" if args.demo else "random")
     rng = np.random.default_rng(args.seed)

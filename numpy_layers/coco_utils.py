@@ -12,6 +12,20 @@ import numpy as np
 import dataset
 
 BASE_DIR = os.path.join(dataset.data_root(), "coco_captioning")
+AGAIN = "download the data again with `python dataset.py download coco_captioning` (or pass --demo)"
+
+
+def read_h5(path, keys=None):
+    """{name: array} of the datasets `keys` (default: all) of an HDF5 file; a missing or unreadable file is a
+    DatasetError naming it."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            return {key: np.asarray(f[key]) for key in (keys or list(f))}
+    except FileNotFoundError:
+        raise dataset.DatasetError(f"{path} is missing: {AGAIN}") from None
+    except OSError:  # h5py: "Unable to open file (file signature not found)", truncated files
+        raise dataset.DatasetError(f"{path} is not a readable HDF5 file (damaged or truncated): {AGAIN}") from None
 
 
 def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
@@ -24,19 +38,15 @@ def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
 
     max_train keeps a random subset (with replacement, as in the assignment) of that many training captions.
     """
-    import h5py
     base_dir = str(base_dir)
     if not os.path.isfile(os.path.join(base_dir, "coco2014_captions.h5")):
         raise dataset.DatasetError(f"no COCO captioning data in {base_dir}: run `python dataset.py download "
                                    f"coco_captioning` (or pass --demo for the generated captions)")
-    data = {}
-    with h5py.File(os.path.join(base_dir, "coco2014_captions.h5"), "r") as f:
-        for key, value in f.items():
-            data[key] = np.asarray(value)
+    data = read_h5(os.path.join(base_dir, "coco2014_captions.h5"))
     suffix = "_pca" if pca_features else ""
     for split in ("train", "val"):
-        with h5py.File(os.path.join(base_dir, f"{split}2014_vgg16_fc7{suffix}.h5"), "r") as f:
-            data[f"{split}_features"] = np.asarray(f["features"])
+        features = read_h5(os.path.join(base_dir, f"{split}2014_vgg16_fc7{suffix}.h5"), ["features"])
+        data[f"{split}_features"] = features["features"]
         with open(os.path.join(base_dir, f"{split}2014_urls.txt")) as f:
             data[f"{split}_urls"] = np.asarray([line.strip() for line in f])
     with open(os.path.join(base_dir, "coco2014_vocab.json")) as f:

@@ -37,7 +37,7 @@ def parse_args():
     parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"], help="which digits")
     parser.add_argument("--softmax-epochs", type=util.positive(int), default=SOFTMAX_SETTINGS["epochs"],
                         help="epochs of each two-layer network of the grid (--epochs: of each CNN)")
-    util.add_common_args(parser, epochs=CNN_SETTINGS["epochs"], batch_size=100, lr=1e-3)
+    util.add_common_args(parser, epochs=CNN_SETTINGS["epochs"], batch_size=100, lr=1e-3, unused=("device",))
     util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
     parser.epilog = f"With --demo both epoch defaults are {DEMO_EPOCHS}."
     if parser.parse_known_args()[0].demo:  # the demo's defaults; options given explicitly still win

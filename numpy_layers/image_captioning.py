@@ -24,6 +24,17 @@ from rnn import CaptioningRNN
 DEMO = dict(epochs=25, lr=1e-2, wordvec_dim=32, hidden_dim=64)   # small enough for seconds on one core
 
 
+def decay_factor(text: str) -> float:
+    """An argparse type for --lr-decay: a factor in (0, 1] (1 keeps the learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
+    return value
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -32,12 +43,13 @@ def parse_args():
                         help="training captions drawn from COCO (ignored with --demo)")
     parser.add_argument("--wordvec-dim", type=util.positive(int), default=256, help="word vector size")
     parser.add_argument("--hidden-dim", type=util.positive(int), default=512, help="hidden state size")
-    parser.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor after every epoch")
+    parser.add_argument("--lr-decay", type=decay_factor, default=0.95,
+                        help="learning-rate factor after every epoch, in (0, 1]")
     parser.add_argument("--num-samples", type=util.positive(int), default=10,
                         help="captions sampled per split into samples_<cell>.md")
     parser.add_argument("--bleu-images", type=util.positive(int), default=1000,
                         help="images per split on which BLEU is computed")
-    util.add_common_args(parser, epochs=10, batch_size=100, lr=5e-3)
+    util.add_common_args(parser, epochs=10, batch_size=100, lr=5e-3, unused=("device",))
     util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
     parser.epilog = "With --demo the defaults are " + ", ".join(f"{k}={v}" for k, v in DEMO.items()) + "."
     if parser.parse_known_args()[0].demo:  # the demo's defaults; options given explicitly still win

@@ -66,14 +66,16 @@ class CharRNN(nn.Module):
         """The prime followed by `length` sampled characters (random numbers from torch's global generator).
 
         temperature < 1 sharpens the distribution, > 1 flattens it; top_k > 0 samples among the k
-        most likely characters only. Every character of prime must be in the vocabulary.
+        most likely characters only. Every character of prime must be in the vocabulary. Runs on the
+        model's device.
         """
+        device = self.decoder.weight.device
         ids: List[int] = [self.char_to_index[c] for c in prime]
         if len(ids) == 0:
             ids = [0]
         out: List[str] = [prime]
         with torch.no_grad():
-            logits, hidden = self.forward(torch.tensor([ids], dtype=torch.long), None)
+            logits, hidden = self.forward(torch.tensor([ids], dtype=torch.long, device=device), None)
             for _ in range(length):
                 scaled = logits[0, -1] / temperature
                 if top_k > 0 and top_k < scaled.numel():
@@ -83,7 +85,7 @@ class CharRNN(nn.Module):
                     choice = torch.multinomial(F.softmax(scaled, dim=0), 1)
                 index = int(choice.item())
                 out.append(self.chars[index])
-                logits, hidden = self.forward(torch.tensor([[index]], dtype=torch.long), hidden)
+                logits, hidden = self.forward(torch.tensor([[index]], dtype=torch.long, device=device), hidden)
         return "".join(out)
 
 
@@ -122,8 +124,9 @@ def validation_loss(model: CharRNN, data: torch.Tensor, seq_len: int) -> float:
 
 
 def sample_text(model, seed: int, prime: str, length: int, temperature: float, top_k: int) -> str:
-    """model.generate with its own seed; the global random state (dropout in training) is left untouched."""
-    with torch.random.fork_rng(devices=[]):
+    """model.generate with its own seed; the global random state (dropout in training) is left untouched,
+    on the CPU and on every visible GPU."""
+    with torch.random.fork_rng():
         torch.manual_seed(seed)
         return model.generate(prime, length, temperature, top_k)
 
@@ -150,9 +153,14 @@ def load_any(path) -> nn.Module:
     if not path.is_file():
         util.fail(f"no model file at {path}: pass char_rnn_scripted.pt or model.pt from a char_rnn run folder")
     try:
-        return load_scripted(path)
+        scripted = load_scripted(path)
     except RuntimeError:
         pass
+    else:
+        if not hasattr(scripted, "chars") or not hasattr(scripted, "generate"):
+            util.fail(f"{path} is a TorchScript model but not a char_rnn export (it has no character vocabulary): "
+                      "pass char_rnn_scripted.pt or model.pt from a char_rnn run folder")
+        return scripted
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         model = CharRNN(**checkpoint["hyperparameters"])
@@ -206,24 +214,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def train(args, text: str, run) -> dict:
+def train(args, text: str, run, device) -> dict:
     chars = "".join(sorted(set(text)))
     ids = encode(text, chars)
     split = int(len(ids) * (1 - args.valid_fraction))
     if split < args.batch_size * 2 or len(ids) - split < 2 * args.seq_len:
         util.fail(f"the text has only {len(text)} characters: use at least a few thousand, "
                   f"or lower --batch-size / --seq-len")
-    train_data, valid_data = streams(ids[:split], args.batch_size), streams(ids[split:], 8)
+    train_data, valid_data = streams(ids[:split], args.batch_size).to(device), streams(ids[split:], 8).to(device)
     check_sampling(args, chars)
 
     util.set_seed(args.seed)
     hyperparameters = {"chars": chars, "embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim,
                        "num_layers": args.num_layers, "dropout": args.dropout}
-    model = CharRNN(**hyperparameters)
+    model = CharRNN(**hyperparameters).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps_per_epoch = math.ceil((train_data.shape[1] - 1) / args.seq_len)
     print(f"{len(text):,} characters ({len(chars)} distinct), {split:,} for training in {args.batch_size} streams, "
-          f"{steps_per_epoch} steps per epoch; {sum(p.numel() for p in model.parameters()):,} parameters")
+          f"{steps_per_epoch} steps per epoch; {sum(p.numel() for p in model.parameters()):,} parameters, on {device}")
 
     curves = {"train_loss": [], "valid_loss": [], "valid_bpc": []}
     best_bpc, best_state, step, started = float("inf"), None, 0, time.time()
@@ -282,8 +290,10 @@ def train(args, text: str, run) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     util.use_threads(args.threads)
+    util.check_valid_fraction(args.valid_fraction)
+    device = util.get_device(args.device)
     if args.generate:
-        model = load_any(args.generate)
+        model = load_any(args.generate).to(device)
         check_sampling(args, model.chars)
         print(sample_text(model, args.seed, args.prime, args.length, args.temperature, args.top_k))
         return
@@ -292,8 +302,8 @@ def main(argv=None):
     text = dataset.char_text(path=args.text, demo=args.demo and args.text is None, data_dir=args.data_dir)
     name = "demo_chars" if args.demo and args.text is None else Path(args.text).stem
     run = util.start_run(args, "char_rnn", name, f"lstm{args.num_layers}x{args.hidden_dim}")
-    result = train(args, text, run)
-    model = result["model"].eval()
+    result = train(args, text, run, device)
+    model = result["model"].cpu().eval()  # saved, exported and compared with its export on the CPU
 
     util.save_torch({"hyperparameters": result["hyperparameters"], "state_dict": model.state_dict()},
                     run.path("model.pt"))

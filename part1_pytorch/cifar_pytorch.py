@@ -43,6 +43,7 @@ class CifarNet(nn.Module):
 
         Returns curves {"train_loss": [...], "valid_accuracy": [...]} (one value per epoch).
         """
+        device = self.fc.weight.device
         optimizer = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum)
         curves = {"train_loss": [], "valid_accuracy": []}
         best_accuracy, best_state = -1.0, None
@@ -50,6 +51,7 @@ class CifarNet(nn.Module):
             self.train()
             total, seen = 0.0, 0
             for images, labels in util.progress(trainloader, desc=f"epoch {epoch}", unit="batch"):
+                images, labels = images.to(device), labels.to(device)
                 loss = nn.functional.cross_entropy(self(images), labels)
                 optimizer.zero_grad()
                 loss.backward()
@@ -76,7 +78,7 @@ class CifarNet(nn.Module):
         self.eval()
         predicted, labels = [], []
         for images, targets in testloader:
-            predicted.append(self(images).argmax(1))
+            predicted.append(self(images.to(self.fc.weight.device)).argmax(1).cpu())
             labels.append(targets)
         return torch.cat(predicted).numpy(), torch.cat(labels).numpy()
 
@@ -88,15 +90,17 @@ def to_loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed
                       generator=torch.Generator().manual_seed(seed))
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=20, batch_size=32, lr=0.01)
     parser.add_argument("--num-classes", type=util.positive(int), default=4, help="CIFAR-100 classes to use")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="share of train held out for validation")
     util.add_threads_arg(parser)
-    args = util.parse_args(parser, epochs=3)
+    args = util.parse_args(parser, argv, epochs=3)
     util.use_threads(args.threads)
+    util.check_valid_fraction(args.valid_fraction)
+    device = util.get_device(args.device)
 
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)
     classes = dataset.cifar100_class_names(args.seed, args.num_classes, args.data_dir, args.demo)
@@ -105,7 +109,7 @@ def main():
     keep, held_out = dataset.stratified_split(train_y, args.valid_fraction, args.seed)
     print(f"{len(keep)} train / {len(held_out)} validation / {len(test_y)} test images of {', '.join(classes)}")
 
-    model = CifarNet(args.num_classes, lr=args.lr)
+    model = CifarNet(args.num_classes, lr=args.lr).to(device)
     curves = model.fit(to_loader(train_x[keep], train_y[keep], args.batch_size, True, args.seed), args.epochs,
                        to_loader(train_x[held_out], train_y[held_out], 256, False))
     predicted, labels = model.predict(to_loader(test_x, test_y, 256, False))
@@ -115,7 +119,7 @@ def main():
                             path=run.path("confusion.png"))
     util.plot_curves(curves, run.path("curves.png"), title=f"CifarNet on {name}")
     util.save_torch({"num_classes": args.num_classes, "class_names": classes, "lr": args.lr,
-                     "state_dict": model.state_dict()}, run.path("model.pt"))
+                     "state_dict": model.cpu().state_dict()}, run.path("model.pt"))
     run.finish({"test_accuracy": accuracy, "num_classes": args.num_classes, "classes": classes, "lr": args.lr,
                 "batch_size": args.batch_size, "train_loss": curves["train_loss"],
                 "valid_accuracy": curves["valid_accuracy"], "best_valid_accuracy": max(curves["valid_accuracy"])})

@@ -19,6 +19,7 @@ comparison table and plot. `--predict FILE` writes one 0/1 prediction (1 = the s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -88,6 +89,33 @@ def read_lines(path) -> list[str]:
     if not lines:
         util.fail(f"the file to predict, {path}, is empty: put one sentence per line in it")
     return lines
+
+
+def check_output(output) -> None:
+    """Refuse an --output that cannot be written before anything trains: a folder, or a file in a folder
+    that cannot be created or written."""
+    if output is None:
+        return
+    path = Path(output)
+    if path.is_dir():
+        util.fail(f"--output {path} is a folder: give a file name, e.g. {path / 'predictions.txt'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        util.fail(f"--output {path} cannot be written because the folder {path.parent} cannot be created "
+                  f"({error.strerror}): give a file in a writable folder")
+    if not os.access(path.parent, os.W_OK):
+        util.fail(f"--output {path} cannot be written, its folder is read-only: give a file in a writable folder")
+
+
+def load_binary_predictor(model_dir) -> text_models.TextPredictor:
+    """The saved model of --model-dir; --predict writes 0/1 labels, so it must have two classes."""
+    predictor = text_models.TextPredictor.load(model_dir)
+    if len(predictor.classes) != 2:
+        util.fail(f"the model in {model_dir} has {len(predictor.classes)} classes ({', '.join(predictor.classes)}), "
+                  "but --predict writes 0/1 labels: pass a binary model (sentiment or spam), or classify with "
+                  "part1_pytorch/predict_text.py --file")
+    return predictor
 
 
 def write_labels(labels, classes: list[str], output) -> None:
@@ -169,6 +197,7 @@ def train_svm(args) -> dict:
     y = np.array([classes.index(label) for label in labels])
     test_y = np.array([classes.index(label) for label in test_labels])
     keep, held = dataset.validation_split(args.dataset, sentences, y, args.valid_fraction, args.seed)
+    text_models.check_split(args.dataset, len(keep), len(held), args.valid_fraction)
     started = time.time()
     vectorizer = TfidfVectorizer(tokenizer=dataset.tokenize, token_pattern=None, lowercase=False,
                                  ngram_range=(1, 2), sublinear_tf=True)
@@ -226,8 +255,10 @@ def main(argv=None):
     if args.model_dir and not args.predict:
         util.fail("--model-dir only says which saved model --predict uses: add --predict FILE")
     lines = read_lines(args.predict) if args.predict else None
+    if args.predict:
+        check_output(args.output)
     if args.model_dir:
-        write_predictions(text_models.TextPredictor.load(args.model_dir), lines, args.output)
+        write_predictions(load_binary_predictor(args.model_dir), lines, args.output)
         return
 
     device = util.get_device(args.device)

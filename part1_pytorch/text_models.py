@@ -321,7 +321,11 @@ class TextPredictor:
             util.fail(f"{path} is not a text classifier saved by part1_pytorch/text_models.py: "
                       "pass the model.pt of a text run")
         model = build_model(checkpoint["architecture"], checkpoint["hyperparameters"])
-        model.load_state_dict(checkpoint["state_dict"])
+        try:
+            model.load_state_dict(checkpoint["state_dict"])
+        except RuntimeError:  # missing, unexpected or mis-shaped weights
+            util.fail(f"{path} is damaged (its weights do not fit the {checkpoint['architecture']} it describes): "
+                      "train again or pass the model.pt of another text run")
         return cls(model, checkpoint["vocab"], checkpoint["classes"], checkpoint["max_seq_len"], device)
 
     def encode(self, sentences: list[str]):
@@ -439,10 +443,19 @@ def load_batches(args, name: str, extra_words=()):
     util.check_valid_fraction(args.valid_fraction)
     threads = "; validation holds out whole threads" if name in dataset.THREADED else ""
     print(f"loading {name}{' (demo data)' if args.demo else ''}{threads} ...")
-    return dataset.load_text_iterators(name, args.batch_size, valid_fraction=args.valid_fraction, seed=args.seed,
+    data = dataset.load_text_iterators(name, args.batch_size, valid_fraction=args.valid_fraction, seed=args.seed,
                                        max_seq_len=getattr(args, "max_seq_len", None), data_dir=args.data_dir,
                                        demo=args.demo, min_freq=getattr(args, "min_freq", 1),
                                        max_vocab=getattr(args, "max_vocab", None), extra_words=extra_words)
+    check_split(name, len(data.train.sequences), len(data.valid.sequences), args.valid_fraction)
+    return data
+
+
+def check_split(name: str, kept: int, held: int, valid_fraction: float) -> None:
+    """A user error unless the validation split carved from train left texts on both sides."""
+    if not kept or not held:
+        util.fail(f"the training split of {name} has too few texts ({kept + held}) to carve a validation split "
+                  f"(--valid-fraction {valid_fraction}) and still train: prepare the full dataset")
 
 
 def run_classifier(args, script: str, name: str) -> dict:

@@ -14,10 +14,10 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import seed_spread  # noqa: E402
 
 
-def spread(*args, data_dir, timeout=240):
+def spread(*args, data_dir, timeout=240, cwd=REPO):
     env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_QUIET": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_spread.py"), *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
+                          capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
 
 
 def test_lookup_reaches_nested_numbers_and_misses_cleanly():
@@ -80,3 +80,15 @@ def test_a_key_missing_from_metrics_fails_with_the_key_named(tmp_path):
     assert "every seed failed" in result.stderr and "'models.lstm.test_accuracy'" in result.stderr
     assert (tmp_path / "out" / "seed_0.log").exists()  # kept for the user to read
     assert json.loads((tmp_path / "out" / "spread.json").read_text())["runs"][0]["seed"] == 0
+
+
+def test_relative_folders_mean_the_callers_folders_for_every_seed(tmp_path):
+    """The seeds run in the repository: relative --results-dir and --data-dir must still name the caller's folders."""
+    result = spread("part1_pytorch/sentiment_lstm.py", "--seeds", 0, "--demo", "--epochs", 1,
+                    "--results-dir", "spread", "--data-dir", "data", data_dir=tmp_path / "unused", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "spread"
+    assert json.loads((out / "spread.json").read_text())["runs"][0]["value"] == pytest.approx(
+        json.loads((out / "seed_0" / "metrics.json").read_text())["test_accuracy"])
+    assert (tmp_path / "data" / "demo_text").is_dir() and not (tmp_path / "unused").exists()
+    assert not (REPO / "spread").exists()

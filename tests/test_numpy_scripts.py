@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_user_error
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "numpy_layers"
@@ -27,6 +28,22 @@ def test_help_lists_defaults(tmp_path, script):
     result = run(script, "--help", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "--demo" in result.stdout and "(default:" in result.stdout
+
+
+@pytest.mark.parametrize("script, unused, used", [
+    ("autograder.py", ["--seed", "--data-dir", "--device"], []),
+    ("benchmark_conv.py", ["--data-dir", "--device"], ["--seed"]),
+    ("digit_classification.py", ["--device"], ["--seed", "--data-dir"]),
+    ("image_captioning.py", ["--device"], ["--seed", "--data-dir"]),
+])
+def test_help_says_which_common_options_are_not_used(tmp_path, script, unused, used):
+    result = run(script, "--help", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())  # argparse wraps the help lines
+    metavars = {"--seed": "SEED", "--data-dir": "DATA_DIR", "--device": "{auto,cpu,cuda}"}
+    for option in unused + used:
+        described = text.rsplit(f"{option} {metavars[option]} ", 1)[1]  # the last one follows the usage line
+        assert described.startswith("not used") == (option in unused), (option, described[:80])
 
 
 def test_autograder_passes_everything(tmp_path):
@@ -109,6 +126,22 @@ def test_image_captioning_reports_missing_coco(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and "coco_captioning" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "1.5", "nan"])
+def test_image_captioning_refuses_a_decay_outside_0_1(tmp_path, value):
+    result = run("image_captioning.py", "--demo", "--lr-decay", value, data_dir=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"argument --lr-decay: expected a number in (0, 1], got {value}" in result.stderr
+
+
+def test_image_captioning_names_a_damaged_h5_file(tmp_path):
+    folder = tmp_path / "coco_captioning"
+    folder.mkdir()
+    (folder / "coco2014_captions.h5").write_bytes(b"not HDF5")
+    result = run("image_captioning.py", "--results-dir", tmp_path / "out", data_dir=tmp_path)
+    assert_user_error(result, f"{folder / 'coco2014_captions.h5'} is not a readable HDF5 file",
+                      "dataset.py download coco_captioning")
 
 
 def test_benchmark_demo(tmp_path):

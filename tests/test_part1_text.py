@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -368,6 +369,11 @@ def test_bad_input_exits_2_with_one_sentence(tmp_path):
     ("text_classification", ["--predict", "no/such/file.txt", "--model-dir", "x"], "does not exist"),
     ("text_classification", ["--all", "--predict", "x.txt"], "needs one model"),
     ("sentiment_gru", ["--demo", "--valid-fraction", "1.5"], "--valid-fraction"),
+    ("char_rnn", ["--demo", "--valid-fraction", "0"], "--valid-fraction must be between 0 and 1"),
+    ("char_rnn", ["--demo", "--valid-fraction", "-1"], "--valid-fraction must be between 0 and 1"),
+    ("cifar_pytorch", ["--demo", "--valid-fraction", "0"], "--valid-fraction must be between 0 and 1"),
+    ("cifar_pytorch", ["--demo", "--valid-fraction", "1.5"], "--valid-fraction must be between 0 and 1"),
+    ("cifar_pytorch", ["--demo", "--valid-fraction", "-0.2"], "--valid-fraction must be between 0 and 1"),
 ])
 def test_bad_input_is_a_user_error(module, args, message, tmp_path, data_dir):
     import importlib
@@ -397,3 +403,83 @@ def test_a_file_that_is_not_a_text_model_is_a_user_error(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "model.pt")
     with pytest.raises(util.UserError, match="not a text classifier"):
         text_models.TextPredictor.load(tmp_path)
+
+
+def save_text_model(folder, classes, **changes):
+    """A small untrained GRU classifier saved as a text run's model.pt (changes: edits to the saved entries)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["<pad>", "<unk>", "good", "bad"]
+    hyper = {"vocab_size": len(vocab), "embedding_dim": 4, "hidden_dim": 4, "num_classes": len(classes), "unit": "gru"}
+    text_models.save_model(folder / "model.pt", text_models.RNNClassifier(**hyper), hyper, vocab, classes, None, "t")
+    if changes:
+        checkpoint = torch.load(folder / "model.pt", weights_only=True)
+        torch.save({**checkpoint, **changes}, folder / "model.pt")
+    return folder
+
+
+def test_predict_needs_a_binary_model(tmp_path):
+    import text_classification
+    import util
+    model = save_text_model(tmp_path / "topics", ["food", "music", "science", "sport"])
+    (tmp_path / "in.txt").write_text("good\nbad\n")
+    with pytest.raises(util.UserError, match="has 4 classes .*--predict writes 0/1 labels: pass a binary model"):
+        text_classification.main(["--predict", str(tmp_path / "in.txt"), "--model-dir", str(model),
+                                  "--output", str(tmp_path / "out.txt")])
+    assert not (tmp_path / "out.txt").exists()
+
+
+@pytest.mark.parametrize("where, message", [
+    ("folder", "is a folder: give a file name"),
+    ("under_a_file", "cannot be written because the folder .* cannot be created"),
+    pytest.param("/proc/x/y", "cannot be written because the folder /proc/x cannot be created",
+                 marks=pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")),
+])
+def test_predict_output_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, where, message):
+    import text_classification
+    import util
+    (tmp_path / "in.txt").write_text("good\n")
+    output = {"folder": tmp_path, "under_a_file": tmp_path / "in.txt" / "out.txt"}.get(where, where)
+    with pytest.raises(util.UserError, match=f"--output {re.escape(str(output))} {message}"):
+        text_classification.main(["--predict", str(tmp_path / "in.txt"), "--model-dir", str(tmp_path / "no_model"),
+                                  "--output", str(output)])
+
+
+def test_a_model_with_truncated_weights_is_a_user_error(tmp_path):
+    import predict_text
+    import util
+    folder = save_text_model(tmp_path / "run", ["neg", "pos"], state_dict={})
+    with pytest.raises(util.UserError, match="model.pt is damaged .*RNNClassifier.*pass the model.pt of another"):
+        predict_text.main(["--model-dir", str(folder), "--text", "good"])
+
+
+def test_char_rnn_refuses_a_torchscript_file_of_another_model(tmp_path):
+    import char_rnn
+    import util
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated (see char_rnn.export_scripted)
+        torch.jit.script(torch.nn.Linear(2, 2)).save(str(tmp_path / "other.pt"))
+    with pytest.raises(util.UserError, match="other.pt is a TorchScript model but not a char_rnn export"):
+        char_rnn.main(["--generate", str(tmp_path / "other.pt")])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible")
+@pytest.mark.parametrize("name, args", [
+    ("cifar_pytorch.py", ["--demo"]), ("char_rnn.py", ["--demo"]), ("char_rnn.py", ["--generate", "model.pt"])])
+def test_device_cuda_without_a_gpu_is_one_sentence(tmp_path, data_dir, name, args):
+    from conftest import assert_user_error
+    result = script(name, *args, "--device", "cuda", "--results-dir", tmp_path / "run", data_dir=data_dir)
+    assert_user_error(result, "--device cuda was asked for but no CUDA GPU is visible")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("module, args", [("sentiment_lstm", []), ("text_classification", ["--model", "svm"])])
+def test_too_few_training_texts_for_a_validation_split_is_a_user_error(tmp_path, module, args):
+    import importlib
+    import util
+    folder = tmp_path / "data" / "sentiment"
+    folder.mkdir(parents=True)
+    (folder / "train.csv").write_text("sentence,label\na good film,pos\n")
+    (folder / "test.csv").write_text("sentence,label\na fine film,pos\nsuperb,pos\n")
+    with pytest.raises(util.UserError, match=r"sentiment has too few texts \(1\) to carve a validation split"):
+        importlib.import_module(module).main([*args, "--data-dir", str(tmp_path / "data"),
+                                              "--results-dir", str(tmp_path / "run")])

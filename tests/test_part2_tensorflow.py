@@ -11,6 +11,7 @@ import ast
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -236,6 +237,10 @@ def command_lines(env, demo_runs):
     """predict.py on the demo model, and bad inputs, all at once."""
     empty = env[0] / "no_data"
     empty.mkdir()
+    damaged = {name: shutil.copytree(demo_runs["text"] / "model", env[0] / f"damaged_{name}")
+               for name in ("settings", "saved_model")}
+    (damaged["settings"] / "settings.json").write_text("")
+    (damaged["saved_model"] / "saved_model" / "saved_model.pb").write_bytes(b"not a protocol buffer")
     return run_side_by_side(env, {
         "predict": ["predict.py", "--model-dir", demo_runs["text"] / "model",
                     "--text", "a great wonderful excellent brilliant film", "--text", "awful boring worst dull mess",
@@ -245,6 +250,8 @@ def command_lines(env, demo_runs):
         "data": ["spam_gru.py", "--data-dir", empty],
         "group": ["text_rnn.py", "--group", "99"],
         "model": ["predict.py", "--model-dir", empty, "--text", "hello"],
+        "settings": ["predict.py", "--model-dir", damaged["settings"], "--text", "hello"],
+        "saved_model": ["predict.py", "--model-dir", damaged["saved_model"], "--text", "hello"],
         "glove": ["questions_lstm.py", "--embeddings", "glove"],
         # a GloVe file sits in the data folder, so only a --glove that is read can fail
         "glove_file": ["sentiment_gru.py", "--demo", "--embeddings", "glove", "--embedding-dim", "50",
@@ -344,6 +351,8 @@ def test_cifar_demo_run_and_reload(demo_runs, checks):
 @pytest.mark.parametrize("case, message", [
     ("unit", "invalid choice: 'transformer'"), ("dataset", "invalid choice: 'poems'"), ("data", "dataset.py"),
     ("group", "no group 99"), ("model", "not a saved text model"), ("glove", "--embedding-dim 50"),
+    ("settings", "damaged_settings/settings.json is damaged (not JSON): train again or pass the model folder"),
+    ("saved_model", "damaged_saved_model/saved_model/saved_model.pb is damaged (TensorFlow cannot parse it)"),
     ("glove_file", "no_data/glove.6B.50d.txt does not exist")])
 def test_bad_inputs_exit_2_with_a_clear_sentence(command_lines, case, message):
     result = command_lines[case]
