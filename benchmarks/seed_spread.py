@@ -2,7 +2,7 @@
 
     python benchmarks/seed_spread.py part2_tensorflow/sentiment_lstm.py --seeds 0 1 2 3 4 -- --threads 1
     python benchmarks/seed_spread.py part1_pytorch/text_classification.py --key models.lstm.test_accuracy \\
-        --target 0.79 -- --model lstm
+        --target 0.79 -- --all
 
 One seed's test accuracy says little when the validation split, the initial weights and the batch order all
 move with the seed: a miss of half a point against a target may be the seed. Each seed runs in its own
@@ -97,7 +97,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                                      usage="%(prog)s SCRIPT [options] [-- options for SCRIPT]")
     parser.add_argument("script", help="the script to run, e.g. part1_pytorch/sentiment_lstm.py")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="the seeds to run")
+    parser.add_argument("--seeds", type=util.seed_number, nargs="+", default=[0, 1, 2, 3, 4], help="the seeds to run")
     parser.add_argument("--jobs", type=util.positive(int), default=1,
                         help="seeds run at once (each run uses its script's own thread count)")
     parser.add_argument("--key", default="test_accuracy",

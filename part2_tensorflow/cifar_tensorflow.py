@@ -95,10 +95,10 @@ def main():
     parser.add_argument("--num-classes", type=util.positive(), default=4, help="CIFAR-100 classes picked by the seed")
     parser.add_argument("--valid-fraction", type=float, default=0.1,
                         help="share of the training images held out to pick the best epoch")
-    if parser.parse_known_args()[0].demo:
-        parser.set_defaults(epochs=DEMO_EPOCHS)
-    args = parser.parse_args()
+    util.add_threads_arg(parser, library="TensorFlow")
+    args = util.parse_args(parser, epochs=DEMO_EPOCHS)
     util.check_valid_fraction(args.valid_fraction)
+    util.use_threads(args.threads, "tensorflow")
     use_device(args.device)
 
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)
