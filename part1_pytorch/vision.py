@@ -168,19 +168,24 @@ def runs_at(model: nn.Module, size: int, device=None) -> bool:
         with torch.inference_mode():
             model.eval()(torch.zeros(1, 3, size, size, device=device))
         return True
-    except RuntimeError:  # a pooling or convolution window larger than what is left of the image
+    # a pooling or convolution window larger than what is left of the image; a transformer's fixed input size
+    except (RuntimeError, AssertionError):
         return False
 
 
 def check_image_size(model: nn.Module, arch: str, crop: int, device=None) -> None:
-    """Refuse a --image-size too small for the network's pooling layers, before any training or extraction.
+    """Refuse a --image-size the network cannot take, before any training or extraction: too small for its
+    pooling layers, or other than the one size a vision transformer takes.
 
-    Only sizes below the architecture's own crop are tried: at its own size a failure is a bug, not the user's.
+    Only sizes other than the architecture's own crop are tried: at its own size a failure is a bug, not the user's.
     """
     reference = preprocessing_for(arch)["crop"]
-    if crop < reference and not runs_at(model, crop, device):
-        smallest = next(size for size in range(crop + 1, reference + 1) if runs_at(model, size, device))
+    if crop == reference or runs_at(model, crop, device):
+        return
+    smallest = next((size for size in range(crop + 1, reference) if runs_at(model, size, device)), reference)
+    if crop < reference and smallest < reference:
         util.fail(f"--image-size {crop} is too small for {arch}: use at least {smallest}")
+    util.fail(f"--image-size {crop} does not suit {arch}: leave it out ({arch} takes {reference} x {reference})")
 
 
 def trainable_head(model: nn.Module) -> list[nn.Parameter]:
@@ -287,6 +292,9 @@ def rebuild(checkpoint: dict, path) -> nn.Module:
             model = nn.Sequential(model, nn.Flatten(), SVMScores(**checkpoint["svm"]))
         except TypeError as error:  # the SVM's description lacks or adds arrays
             incomplete(path, f"its SVM does not fit: {error}")
+        if len(checkpoint["svm"]["n_support"]) != len(checkpoint["class_names"]):
+            incomplete(path, f"its SVM has {len(checkpoint['svm']['n_support'])} classes and "
+                             f"{len(checkpoint['class_names'])} class names")
     return model.eval()
 
 

@@ -240,6 +240,10 @@ def test_feature_demo_trains_svm_caches_features_and_saves_a_model(env, tmp_path
     assert "extracting features" in first.stdout
     saved = saved_predictions(tmp_path / "first" / "predictions.csv")
     assert reload_and_predict(tmp_path / "first" / "model.pt", list(saved)) == list(saved.values())
+    svm = torch.load(tmp_path / "first" / "model.pt", weights_only=True)
+    torch.save({**svm, "class_names": svm["class_names"][:2]}, tmp_path / "two_names.pt")
+    with pytest.raises(util.UserError, match="its SVM has 3 classes and 2 class names"):
+        vision.load_any(tmp_path / "two_names.pt")
 
     second = run("feature.py", "--demo", "--svm", "linear", "--results-dir", tmp_path / "second", *FAST, env=env)
     assert "features from cache" in second.stdout and "extracting features" not in second.stdout
@@ -317,6 +321,18 @@ def test_too_small_image_size_fails_cleanly(env, tmp_path, script):
     assert "--image-size 8 is too small for squeezenet1_1: use at least 17" in error_line(result)
     model, _ = pretrained.build_model("squeezenet1_1", "none")
     assert vision.runs_at(model, 17) and not vision.runs_at(model, 16)
+
+
+def test_a_network_with_one_input_size_refuses_any_other():
+    class FixedSize(torch.nn.Module):  # as torchvision's vision transformers: they assert the input size
+        def forward(self, images):
+            assert images.shape[-1] == 224, "Wrong image width"
+            return images.mean((2, 3))
+
+    vision.check_image_size(FixedSize(), "vit_b_16", 224)
+    for size in (160, 256):
+        with pytest.raises(util.UserError, match=f"--image-size {size} does not suit vit_b_16: leave it out"):
+            vision.check_image_size(FixedSize(), "vit_b_16", size)
 
 
 BREAKAGES = {  # an edited or truncated model.pt, the script loading it, the reason its error gives
