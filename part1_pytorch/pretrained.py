@@ -76,6 +76,20 @@ def random_model(arch: str, pretrained_layout: bool) -> nn.Module:
         return torchvision.models.get_model(arch, weights=None, **kwargs)
 
 
+AUX_HEADS = ("AuxLogits", "aux1", "aux2")  # Inception v3's, GoogLeNet's
+
+
+def drop_absent_aux_heads(model: nn.Module, state: dict) -> None:
+    """Remove the auxiliary heads a state_dict has no weights for, as torchvision does for GoogLeNet's ImageNet
+    weights (aux_logits=False by default), so that a model trained from them rebuilds."""
+    absent = [name for name in AUX_HEADS if getattr(model, name, None) is not None
+              and not any(key.startswith(name + ".") for key in state)]
+    for name in absent:
+        setattr(model, name, None)
+    if absent:
+        model.aux_logits = False
+
+
 def _torchvision_weights(arch: str) -> tuple[nn.Module, str]:
     weights = torchvision.models.get_model_weights(arch).DEFAULT
     cache = Path(torch.hub.get_dir()) / "checkpoints"

@@ -22,7 +22,8 @@ from torchvision import transforms
 
 import dataset
 import util
-from pretrained import build_model, check_architecture, head_layers, known_architectures, random_model, replace_head
+from pretrained import (build_model, check_architecture, drop_absent_aux_heads, head_layers, known_architectures,
+                        random_model, replace_head)
 
 AUX_LOSS_WEIGHT = 0.4  # Inception v3's auxiliary classifier, as in Szegedy et al. and torchvision's recipe
 DEMO_MODEL = "mobilenet_v2"  # light enough for --demo to train in seconds on one core
@@ -272,6 +273,7 @@ def rebuild(checkpoint: dict, path) -> nn.Module:
     if arch not in known_architectures():
         incomplete(path, f"unknown arch {arch!r}")
     model = random_model(arch, pretrained_layout=checkpoint["pretrained_layout"])
+    drop_absent_aux_heads(model, checkpoint["backbone" if checkpoint["kind"] == "svm" else "state_dict"])
     if checkpoint["kind"] == "svm":
         model.head_names = head_layers(model)
         cut_before_last_fc(model)

@@ -99,6 +99,21 @@ def test_build_model_replaces_every_classifier_layer():
     assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 3)
 
 
+def test_googlenet_trained_from_imagenet_weights_without_aux_heads_rebuilds(tmp_path):
+    # torchvision's GoogLeNet ImageNet weights come without auxiliary heads (aux_logits=False): mimic that layout
+    model = pretrained.random_model("googlenet", pretrained_layout=True)
+    model.aux1 = model.aux2 = None
+    model.aux_logits, model.pretrained_layout = False, True
+    model.head_names = pretrained.head_layers(model)
+    pretrained.replace_head(model, 3, model.head_names)
+    prep = vision.preprocessing_for("googlenet", 64)
+    vision.save_classifier(tmp_path / "model.pt", model, "googlenet", ["a", "b", "c"], prep, "googlenet (test)")
+    rebuilt, meta = vision.load_any(tmp_path / "model.pt")
+    images = torch.randn(2, 3, 64, 64)
+    assert rebuilt.aux1 is None and meta["class_names"] == ["a", "b", "c"]
+    assert torch.allclose(rebuilt(images), model.eval()(images))
+
+
 def test_backbone_only_weights_file_is_accepted_and_a_foreign_one_refused(tmp_path, capsys):
     source, _ = pretrained.build_model("squeezenet1_1", "none")
     backbone = {k: v for k, v in source.state_dict().items() if not k.startswith("classifier.1.")}
