@@ -7,7 +7,7 @@ correlations (Gram matrices) at several layers (style loss), and smooth pixels (
     python part1_pytorch/style_transfer.py --content photo.jpg --style painting.jpg           # vgg19
     python part1_pytorch/style_transfer.py --model squeezenet1_1 --weights squeezenet.pth \\
         --content tubingen.jpg --style starry_night.jpg --size 256 --steps 200
-    python part1_pytorch/style_transfer.py --demo --weights none       # generated pair, random net
+    python part1_pytorch/style_transfer.py --demo                      # generated pair, random net
     python part1_pytorch/style_transfer.py --sweep ...                 # the course notes' comparisons
 
 Layers are named as in the papers: VGG's conv1_1 ... conv5_4 (outputs before the ReLU), relu1_1 ...
@@ -415,14 +415,15 @@ def main() -> None:
                         help="feature extractor; squeezenet1_1 is much lighter on a CPU")
     parser.add_argument("--weights", default="default",
                         help="default (torchvision's ImageNet weights), none (random, only shows the code runs) "
-                             "or the path of a state_dict")
+                             "or the path of a state_dict; --demo makes none the default")
     parser.add_argument("--content-layer", help="None: conv4_2 for VGG, fire2 for SqueezeNet")
     parser.add_argument("--style-layers", help="NAME:WEIGHT,... (None: conv1_1,conv2_1,...,conv5_1 for VGG, "
                                                "relu1,fire3,fire4,fire5 for SqueezeNet)")
-    parser.add_argument("--content-weight", type=float, help="w_c (None: the model's tuned default)")
-    parser.add_argument("--style-weight", type=float,
+    weight = util.positive(float, zero=True)
+    parser.add_argument("--content-weight", type=weight, help="w_c (None: the model's tuned default)")
+    parser.add_argument("--style-weight", type=weight,
                         help="multiplies every style layer's weight (None: the model's tuned default)")
-    parser.add_argument("--tv-weight", type=float, help="total variation weight (None: the model's default)")
+    parser.add_argument("--tv-weight", type=weight, help="total variation weight (None: the model's default)")
     parser.add_argument("--init", default="content", choices=INITS, help="starting image")
     parser.add_argument("--optimizer", default="lbfgs", choices=tuple(DEFAULT_LR),
                         help="L-BFGS (the papers' choice) or Adam")
@@ -439,7 +440,7 @@ def main() -> None:
     util.add_common_args(parser, epochs=None)
     parser.add_argument("--steps", dest="epochs", metavar="N", type=util.positive(int), default=argparse.SUPPRESS,
                         help="optimisation steps, the same as --epochs (None: 200, 30 with --demo)")
-    args = parser.parse_args()
+    args = util.parse_args(parser, weights="none")  # --demo promises no download
     steps = args.epochs = args.epochs or (30 if args.demo else 200)
     size = args.size or (64 if args.demo else 256)
 

@@ -190,7 +190,7 @@ def test_style_layers_argument():
 
 def test_demo_end_to_end_writes_image_grid_curves_and_metrics(isolated):
     out = isolated / "run"
-    result = run_script(SCRIPT, "--demo", "--weights", "none", "--steps", "8", "--threads", "1",
+    result = run_script(SCRIPT, "--demo", "--steps", "8", "--threads", "1",  # --demo: random weights, no download
                         "--results-dir", out, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     for name in ("stylized.png", "progress.png", "losses.png"):
