@@ -271,7 +271,8 @@ def _unpacked(source: Path, scratch: Path) -> Path:
             target.mkdir(parents=True)
             shutil.copy2(source, target / source.name)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
-        raise DatasetError(f"{source} is not a readable archive ({error}): download it again") from None
+        reason = str(error).splitlines()[0].rstrip(":")  # tarfile lists every method it tried, one per line
+        raise DatasetError(f"{source} is not a readable archive ({reason}): download it again") from None
     return target
 
 

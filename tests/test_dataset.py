@@ -238,8 +238,9 @@ def test_prepare_rejects_an_archive_of_the_wrong_shape_and_leaves_nothing(isolat
     assert not data.exists() or [p.name for p in data.iterdir()] == []
 
     (isolated / "corrupt.tar.gz").write_bytes(b"\x1f\x8b garbage")
-    assert_user_error(run_script("dataset.py", "prepare", "spam", "--source", isolated / "corrupt.tar.gz"),
-                      "not a readable archive")
+    result = run_script("dataset.py", "prepare", "spam", "--source", isolated / "corrupt.tar.gz")
+    assert_user_error(result, "not a readable archive")
+    assert result.stderr.strip().splitlines()[-1].endswith("download it again")  # one line, not tarfile's list
 
 
 def test_caltech_builder_takes_50_train_and_15_test_of_30_classes(isolated):
