@@ -240,7 +240,7 @@ def test_prepare_rejects_an_archive_of_the_wrong_shape_and_leaves_nothing(isolat
     (isolated / "corrupt.tar.gz").write_bytes(b"\x1f\x8b garbage")
     result = run_script("dataset.py", "prepare", "spam", "--source", isolated / "corrupt.tar.gz")
     assert_user_error(result, "not a readable archive")
-    assert result.stderr.strip().splitlines()[-1].endswith("download it again")  # one line, not tarfile's list
+    assert len(result.stderr.strip().splitlines()) == 1  # not tarfile's list of every method it tried
 
 
 def test_caltech_builder_takes_50_train_and_15_test_of_30_classes(isolated):
