@@ -33,7 +33,7 @@ def make_batches(args):
     rng = np.random.default_rng(args.seed)
     batches = []
     for _ in range(args.warmup + args.steps):
-        lengths = rng.integers(args.seq_len // 2, args.seq_len + 1, args.batch_size)
+        lengths = rng.integers(max(1, args.seq_len // 2), args.seq_len + 1, args.batch_size)  # no empty sequence
         lengths[0] = args.seq_len
         tokens = rng.integers(2, args.vocab_size, (args.batch_size, args.seq_len))
         tokens[np.arange(args.seq_len)[None, :] >= lengths[:, None]] = 0

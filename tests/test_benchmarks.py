@@ -92,3 +92,16 @@ def test_relative_folders_mean_the_callers_folders_for_every_seed(tmp_path):
         json.loads((out / "seed_0" / "metrics.json").read_text())["test_accuracy"])
     assert (tmp_path / "data" / "demo_text").is_dir() and not (tmp_path / "unused").exists()
     assert not (REPO / "spread").exists()
+
+
+def test_lstm_throughput_times_both_frameworks_even_for_one_step_sequences(tmp_path):
+    env = {**os.environ, "COURSE_QUIET": "1"}
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "lstm_throughput.py"), "--demo", "--seq-len", "1",
+                             "--results-dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    speeds = metrics["sequences_per_second"]
+    assert all(speeds[side]["wall"] > 0 for side in ("tensorflow", "pytorch"))
+    assert metrics["ratio_tensorflow_over_pytorch"]["wall"] == pytest.approx(
+        speeds["tensorflow"]["wall"] / speeds["pytorch"]["wall"])
+    assert metrics["configuration"]["seq_len"] == 1 and metrics["demo"]
