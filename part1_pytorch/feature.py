@@ -113,7 +113,7 @@ def fold_count(text: str) -> int:
     return folds
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=0, batch_size=32)
@@ -123,7 +123,7 @@ def main():
     parser.add_argument("--folds", type=fold_count, default=5, help="cross-validation folds (at least 2)")
     parser.add_argument("--cache-dir", default=None,
                         help="feature cache folder (default: <results root>/.feature_cache)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     vision.apply_model_args(args)
     device = util.get_device(args.device)
 

@@ -18,7 +18,7 @@ import util
 import vision
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     # Chosen on caltech101's validation split: the new layer trained two epochs at 0.03 before all layers train
@@ -27,7 +27,7 @@ def main():
     parser.add_argument("--warmup-epochs", type=util.positive(int, zero=True), default=2,
                         help="epochs training the new last layer alone first")
     parser.add_argument("--augment", action="store_true", help="train with data augmentation (a separate run)")
-    args = util.parse_args(parser, epochs=1, warmup_epochs=1)
+    args = util.parse_args(parser, argv, epochs=1, warmup_epochs=1)
     vision.apply_model_args(args)
     device = util.get_device(args.device)
 

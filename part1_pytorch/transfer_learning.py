@@ -60,11 +60,11 @@ def visualize_model(model, data, class_names: list[str], prep: dict, path, title
     plt.close(fig)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     vision.add_training_args(parser, epochs=3, head_lr=0.01)
-    args = util.parse_args(parser, epochs=1)
+    args = util.parse_args(parser, argv, epochs=1)
     vision.apply_model_args(args)
     device = util.get_device(args.device)
 

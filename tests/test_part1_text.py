@@ -387,7 +387,9 @@ def test_bad_input_is_a_user_error(module, args, message, tmp_path, data_dir):
 @pytest.mark.parametrize("module, option, value, message", [
     ("sentiment_gru", "--dropout", "1.5", "in [0, 1), got 1.5"), ("char_rnn", "--dropout", "1.5", "in [0, 1)"),
     ("sentiment_gru", "--lr", "-1", "> 0, got -1"), ("sentiment_gru", "--weight-decay", "-1", ">= 0, got -1"),
-    ("char_rnn", "--top-k", "-3", ">= 0, got -3")])
+    ("char_rnn", "--top-k", "-3", ">= 0, got -3"), ("finetune", "--lr", "-1", "> 0, got -1"),
+    ("finetune", "--warmup-epochs", "-1", ">= 0, got -1"), ("feature", "--workers", "-1", ">= 0, got -1"),
+    ("transfer_learning", "--head-lr", "0", "> 0, got 0")])
 def test_a_number_out_of_range_is_refused_by_the_command_line(module, option, value, message, capsys):
     import importlib
     with pytest.raises(SystemExit) as exit_:
