@@ -28,6 +28,17 @@ def read_h5(path, keys=None):
         raise dataset.DatasetError(f"{path} is not a readable HDF5 file (damaged or truncated): {AGAIN}") from None
 
 
+def read_text(path):
+    """The text of one of the data's small files; a missing or undecodable file is a DatasetError naming it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise dataset.DatasetError(f"{path} is missing: {AGAIN}") from None
+    except UnicodeDecodeError:
+        raise dataset.DatasetError(f"{path} is not UTF-8 text (damaged): {AGAIN}") from None
+
+
 def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
     """
     Load the captioning data into a dict with the keys
@@ -47,10 +58,13 @@ def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
     for split in ("train", "val"):
         features = read_h5(os.path.join(base_dir, f"{split}2014_vgg16_fc7{suffix}.h5"), ["features"])
         data[f"{split}_features"] = features["features"]
-        with open(os.path.join(base_dir, f"{split}2014_urls.txt")) as f:
-            data[f"{split}_urls"] = np.asarray([line.strip() for line in f])
-    with open(os.path.join(base_dir, "coco2014_vocab.json")) as f:
-        data.update(json.load(f))
+        urls = read_text(os.path.join(base_dir, f"{split}2014_urls.txt"))
+        data[f"{split}_urls"] = np.asarray([line.strip() for line in urls.splitlines()])
+    vocab_path = os.path.join(base_dir, "coco2014_vocab.json")
+    try:
+        data.update(json.loads(read_text(vocab_path)))
+    except json.JSONDecodeError:
+        raise dataset.DatasetError(f"{vocab_path} is not valid JSON (damaged): {AGAIN}") from None
     if max_train is not None:
         keep = np.random.randint(data["train_captions"].shape[0], size=max_train)
         data["train_captions"] = data["train_captions"][keep]

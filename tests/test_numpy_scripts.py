@@ -154,3 +154,25 @@ def test_benchmark_demo(tmp_path):
     assert len(ratios) == len(speedups) == 4
     assert all(s > 10 for s in speedups)             # vectorised must beat the loops by far
     assert "| vectorised / torch |" in (out / "benchmark.md").read_text()
+
+
+def test_coco_loader_names_a_missing_or_damaged_small_file(tmp_path):
+    import h5py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "numpy_layers"))
+    import coco_utils
+    import dataset
+    with h5py.File(tmp_path / "coco2014_captions.h5", "w") as f:
+        f["train_captions"] = [[1, 2]]
+    for split in ("train", "val"):
+        with h5py.File(tmp_path / f"{split}2014_vgg16_fc7_pca.h5", "w") as f:
+            f["features"] = [[0.5]]
+    with pytest.raises(dataset.DatasetError, match="train2014_urls.txt is missing: download the data again"):
+        coco_utils.load_coco_data(tmp_path)
+    for split in ("train", "val"):
+        (tmp_path / f"{split}2014_urls.txt").write_text("http://a\n")
+    (tmp_path / "coco2014_vocab.json").write_text('{"word_to_idx": ')
+    with pytest.raises(dataset.DatasetError, match="coco2014_vocab.json is not valid JSON"):
+        coco_utils.load_coco_data(tmp_path)
+    (tmp_path / "coco2014_vocab.json").write_text('{"word_to_idx": {"<NULL>": 0}, "idx_to_word": ["<NULL>"]}')
+    data = coco_utils.load_coco_data(tmp_path)
+    assert data["train_urls"].tolist() == ["http://a"] and data["idx_to_word"] == ["<NULL>"]
