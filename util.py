@@ -157,7 +157,7 @@ def _number(text: str, kind: type):
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value):  # float("nan") and float("inf") parse, then poison training
+    if isinstance(value, float) and not np.isfinite(value):  # float("nan") and "inf" parse, then poison training
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
     return value
 

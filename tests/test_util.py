@@ -297,6 +297,7 @@ def test_numbers_and_seeds_out_of_range_are_refused():
         with pytest.raises(argparse.ArgumentTypeError, match="finite"):
             util.positive(float)(text)
     assert util.seed_number("0") == 0 and util.seed_number(str(2**32 - 1)) == 2**32 - 1
-    for text in ("-1", str(2**32), "x"):
+    for text in ("-1", str(2**32), "99999999999999999999", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             util.seed_number(text)
+    assert util.positive(int)("99999999999999999999") == 99999999999999999999
