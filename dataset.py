@@ -35,6 +35,7 @@ import tempfile
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,22 @@ def _make_folder(folder: Path) -> None:
     except OSError as error:
         raise DatasetError(f"cannot create the data folder {folder} ({error.strerror or error}): "
                            f"pass a writable folder as --data-dir") from None
+
+
+@contextlib.contextmanager
+def _scratch_folder(parent: Path, prefix: str):
+    """A temporary folder inside `parent` (so a finished dataset is renamed into place, not copied), removed
+    afterwards; a data folder that cannot be written is a user error."""
+    _make_folder(parent)
+    try:
+        scratch = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    except OSError as error:
+        raise DatasetError(f"cannot write into the data folder {parent} ({error.strerror or error}): "
+                           f"pass a writable folder as --data-dir") from None
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -216,7 +233,7 @@ def fetch(remote: Remote, folder: Path, dataset: str = "NAME") -> Path:
     target = folder / remote.filename
     if target.exists() and _verified(remote, target)[0]:
         return target
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     partial = target.with_name(target.name + ".part")
     errors = []
     for url in remote.urls:
@@ -290,10 +307,8 @@ def prepare(name: str, source: str | os.PathLike, data_dir=None, seed: int = 0) 
     if not source.exists():
         raise DatasetError(f"source {source} does not exist: give the path of the downloaded archive or its folder")
     root = data_root(data_dir)
-    _make_folder(root)
     final = root / name
-    with tempfile.TemporaryDirectory(dir=root, prefix=f".{name}.") as scratch:
-        scratch = Path(scratch)
+    with _scratch_folder(root, f".{name}.") as scratch:
         unpacked = _unpacked(source, scratch)
         out = scratch / "out"
         out.mkdir()
@@ -925,7 +940,7 @@ def _reading_glove(path: Path):
     """Decoding errors while reading a GloVe file become one sentence."""
     try:
         yield
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError):
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, zlib.error):
         raise DatasetError(f"GloVe file {path} is not UTF-8 text (or a damaged .gz): "
                            f"give the original glove.6B file") from None
 
@@ -1156,9 +1171,7 @@ def ensure_demo(kind: str, data_dir=None) -> Path:
         return folder
     if kind not in DEMO_BUILDERS:
         raise DatasetError(f"unknown demo data '{kind}': known are {', '.join(DEMO_KINDS)}")
-    _make_folder(folder.parent)
-    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{kind}."))
-    try:
+    with _scratch_folder(folder.parent, f".{kind}.") as scratch:
         DEMO_BUILDERS[kind](scratch, np.random.default_rng(sum(map(ord, kind))))
         (scratch / ".complete").write_text("generated demo data, not a real dataset\n")
         if folder.exists() and not (folder / ".complete").exists():
@@ -1168,9 +1181,6 @@ def ensure_demo(kind: str, data_dir=None) -> Path:
         except OSError:
             if not (folder / ".complete").exists():  # another process finished first: use its identical copy
                 raise
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch)
     return folder
 
 

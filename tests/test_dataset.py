@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,6 +124,11 @@ def test_a_data_folder_that_cannot_be_created_is_a_clear_error(tmp_path):
         dataset.ensure_demo("demo_text", tmp_path / "a_file")
     with pytest.raises(dataset.DatasetError, match="cannot create the data folder .* pass a writable folder"):
         dataset.prepare("questions", tmp_path, data_dir=tmp_path / "a_file" / "below")
+    with pytest.raises(dataset.DatasetError, match="cannot create the data folder .* pass a writable folder"):
+        dataset.download("spam", tmp_path / "a_file")
+    if Path("/proc/self").is_dir():  # a folder that exists but takes no new files, even for root
+        with pytest.raises(dataset.DatasetError, match="cannot write into the data folder /proc"):
+            dataset.ensure_demo("demo_text", "/proc")
 
 
 def test_a_test_label_unknown_to_train_is_an_error(isolated):
@@ -451,6 +457,11 @@ def test_glove_loader_fills_known_words_and_flags_malformed_lines(tmp_path):
             read()
     with pytest.raises(dataset.DatasetError, match="is a folder"):
         dataset.load_glove(vocab, dim=3, path=tmp_path)
+    packed = bytearray(gzip.compress("".join(f"w{i} 1 2 3\n" for i in range(500)).encode()))
+    packed[200:400] = bytes(b ^ 0xFF for b in packed[200:400])  # a valid header over a damaged body
+    (tmp_path / "glove.6B.3d.txt.gz").write_bytes(bytes(packed))
+    with pytest.raises(dataset.DatasetError, match="damaged .gz"):
+        dataset.load_glove(vocab, dim=3, path=tmp_path / "glove.6B.3d.txt.gz")
 
 
 def test_char_text_errors(tmp_path):
