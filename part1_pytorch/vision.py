@@ -63,7 +63,7 @@ def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", 
                              "or none with --demo")
     parser.add_argument("--image-size", type=util.positive(int), default=None,
                         help=f"input crop size; when not given: the architecture's (224, inception_v3 299), "
-                             f"or {DEMO_IMAGE_SIZE} with --demo")
+                             f"or {DEMO_IMAGE_SIZE} with --demo (not for inception_v3)")
     parser.add_argument("--workers", type=util.positive(int, zero=True), default=workers,
                         help="image-loading worker processes")
     util.add_threads_arg(parser, why="on a shared machine 1 is often fastest")
@@ -78,7 +78,7 @@ def apply_model_args(args: argparse.Namespace) -> None:
         print(f"group {args.group}: dataset {args.dataset}, model {args.model}")
     args.model = args.model or (DEMO_MODEL if args.demo else args.default_model)
     args.weights = args.weights or ("none" if args.demo else "default")
-    if args.demo and not args.image_size:
+    if args.demo and not args.image_size and args.model != "inception_v3":  # its auxiliary head needs 299
         args.image_size = DEMO_IMAGE_SIZE
     check_architecture(args.model)
     util.use_threads(args.threads)
@@ -163,28 +163,38 @@ def feature_extractor(arch: str, weights: str, image_size: int | None = None) ->
     return model, dim, description
 
 
-def runs_at(model: nn.Module, size: int, device=None) -> bool:
-    """Whether a (1, 3, size, size) batch gets through the network (in eval mode: no statistics change)."""
+def runs_at(model: nn.Module, size: int, device=None, training: bool = False) -> bool:
+    """Whether a batch of size x size images gets through the network, in eval mode or in training mode (where
+    Inception's auxiliary head runs too; the caller passes a copy, as batch norm's statistics move)."""
     try:
-        with torch.inference_mode():
-            model.eval()(torch.zeros(1, 3, size, size, device=device))
+        if training:
+            with torch.no_grad(), torch.random.fork_rng():  # dropout's random numbers are given back
+                model.train()(torch.zeros(2, 3, size, size, device=device))
+        else:
+            with torch.inference_mode():
+                model.eval()(torch.zeros(1, 3, size, size, device=device))
         return True
     # a pooling or convolution window larger than what is left of the image; a transformer's fixed input size
-    except (RuntimeError, AssertionError):
+    except (RuntimeError, AssertionError, ValueError):
         return False
 
 
-def check_image_size(model: nn.Module, arch: str, crop: int, device=None) -> None:
+def check_image_size(model: nn.Module, arch: str, crop: int, device=None, training: bool = False) -> None:
     """Refuse a --image-size the network cannot take, before any training or extraction: too small for its
-    pooling layers, or other than the one size a vision transformer takes.
+    pooling layers (in training mode too, with training=True), or other than the one size a vision transformer
+    takes. The model is left as it was.
 
     Only sizes other than the architecture's own crop are tried: at its own size a failure is a bug, not the user's.
     """
     reference = preprocessing_for(arch)["crop"]
-    if crop == reference or runs_at(model, crop, device):
+    if crop == reference:
         return
-    smallest = next((size for size in range(crop + 1, reference) if runs_at(model, size, device)), reference)
-    if crop < reference and smallest < reference:
+    probe = copy.deepcopy(model) if training else model
+    if runs_at(probe, crop, device, training):
+        return
+    smallest = next((size for size in range(crop + 1, reference) if runs_at(probe, size, device, training)),
+                    reference)
+    if crop < reference and (smallest < reference or runs_at(probe, reference + 1, device, training)):
         util.fail(f"--image-size {crop} is too small for {arch}: use at least {smallest}")
     util.fail(f"--image-size {crop} does not suit {arch}: leave it out ({arch} takes {reference} x {reference})")
 
@@ -513,7 +523,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
     class_names = test.classes
     model, description = build_model(arch, weights, num_classes=len(class_names))
     model.to(device)
-    check_image_size(model, arch, prep["crop"], device)
+    check_image_size(model, arch, prep["crop"], device, training=True)
     train_loader = loader(train, batch_size, True, workers, seed)
     valid_loader = loader(valid, batch_size, False, workers)
     print(f"{label}{description}: {len(train)} train / {len(valid)} validation / {len(test)} test images, "

@@ -338,6 +338,19 @@ def test_too_small_image_size_fails_cleanly(env, tmp_path, script):
     assert vision.runs_at(model, 17) and not vision.runs_at(model, 16)
 
 
+def test_inception_image_size_is_checked_in_training_mode_where_its_auxiliary_head_runs():
+    model, _ = pretrained.build_model("inception_v3", "none", num_classes=3)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    vision.check_image_size(model, "inception_v3", 224)  # eval mode: the auxiliary head does not run
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    with pytest.raises(util.UserError, match="--image-size 224 is too small for inception_v3: use at least 299"):
+        vision.check_image_size(model, "inception_v3", 224, training=True)
+    assert torch.equal(torch.rand(1), expected)  # dropout's random numbers were given back
+    assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())  # statistics too
+
+
 def test_a_network_with_one_input_size_refuses_any_other():
     class FixedSize(torch.nn.Module):  # as torchvision's vision transformers: they assert the input size
         def forward(self, images):
