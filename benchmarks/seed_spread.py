@@ -49,8 +49,9 @@ def run_seed(args: argparse.Namespace, script: Path, seed: int, folder: Path) ->
     log = folder / f"seed_{seed}.log"
     env = {**os.environ, "COURSE_QUIET": "1", "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
+        # in the caller's folder, so that relative paths after -- (--glove FILE, --text FILE) mean what they say
         code = subprocess.run(seed_command(args, script, seed, run_dir), stdout=out, stderr=subprocess.STDOUT,
-                              env=env, cwd=REPO).returncode
+                              env=env).returncode
     metrics_file = run_dir / "metrics.json"
     if code != 0 or not metrics_file.exists():
         last = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-1:] or ["no output"]
@@ -113,7 +114,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # The seeds run in REPO: relative folders are made absolute here, so that they name the same place there.
+    # Absolute, so that the logs and spread.json name them wherever they are read from.
     for option in ("results_dir", "data_dir"):
         if getattr(args, option):
             setattr(args, option, str(Path(getattr(args, option)).resolve()))

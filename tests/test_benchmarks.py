@@ -83,15 +83,19 @@ def test_a_key_missing_from_metrics_fails_with_the_key_named(tmp_path):
 
 
 def test_relative_folders_mean_the_callers_folders_for_every_seed(tmp_path):
-    """The seeds run in the repository: relative --results-dir and --data-dir must still name the caller's folders."""
+    """Relative --results-dir, --data-dir and paths after -- name the caller's folders, for the seeds too."""
+    vector = " ".join(["0.1"] * 50)
+    (tmp_path / "glove.txt").write_text(f"good {vector}\nbad {vector}\n")
     result = spread("part1_pytorch/sentiment_lstm.py", "--seeds", 0, "--demo", "--epochs", 1,
-                    "--results-dir", "spread", "--data-dir", "data", data_dir=tmp_path / "unused", cwd=tmp_path)
+                    "--results-dir", "spread", "--data-dir", "data", "--", "--embeddings", "glove", "--glove",
+                    "glove.txt", data_dir=tmp_path / "unused", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = tmp_path / "spread"
     assert json.loads((out / "spread.json").read_text())["runs"][0]["value"] == pytest.approx(
         json.loads((out / "seed_0" / "metrics.json").read_text())["test_accuracy"])
     assert (tmp_path / "data" / "demo_text").is_dir() and not (tmp_path / "unused").exists()
     assert not (REPO / "spread").exists()
+    assert json.loads((out / "seed_0" / "metrics.json").read_text())["glove_words_found"] == 2
 
 
 def test_lstm_throughput_times_both_frameworks_even_for_one_step_sequences(tmp_path):
