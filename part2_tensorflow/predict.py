@@ -6,40 +6,14 @@
 Prints, per text, the predicted class and its softmax probability.
 """
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
 import text_rnn
 import util
 from tf_training import use_device
 
 DEMO_MODEL = util.RESULTS_ROOT / "tf_sentiment_lstm" / "demo_text_lstm" / "model"
-AGAIN = "train again or pass the model folder of another run"
-
-
-def load_model(model_dir):
-    """text_rnn.load_model, with a damaged file of the model folder named in one sentence."""
-    directory = Path(model_dir)
-    for name in ("settings.json", "vocab.json"):  # a missing one is named by text_rnn.load_model
-        try:
-            json.loads((directory / name).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            pass
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            util.fail(f"{directory / name} is damaged (not JSON): {AGAIN}")
-    try:
-        model, vocab, settings = text_rnn.load_model(directory)
-    except OSError:  # TensorFlow's "Cannot parse file .../saved_model.pb"
-        util.fail(f"{directory / 'saved_model' / 'saved_model.pb'} is damaged (TensorFlow cannot parse it): {AGAIN}")
-    except tf.errors.OpError:  # a truncated or corrupt checkpoint of the weights
-        util.fail(f"the weights in {directory / 'saved_model' / 'variables'} are damaged (TensorFlow cannot read "
-                  f"them): {AGAIN}")
-    if not isinstance(settings, dict) or not {"classes", "max_seq_len"} <= settings.keys():
-        util.fail(f"{directory / 'settings.json'} lacks the classes or max_seq_len of the model: {AGAIN}")
-    return model, vocab, settings
 
 
 def main():
@@ -63,7 +37,7 @@ def main():
         util.fail("--text is empty: give the sentence to classify in quotes")
     use_device(args.device)
     util.set_seed(args.seed)
-    model, vocab, settings = load_model(args.model_dir)
+    model, vocab, settings = text_rnn.load_model(args.model_dir)
     tokens, lengths = text_rnn.encode_texts(args.text, vocab, settings["max_seq_len"])
     logits = model.predict_logits(tokens, lengths).numpy()
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -324,16 +324,35 @@ def save_model(model: TextRNN, vocab: dataset.Vocabulary, settings: dict, direct
 
 
 def load_model(directory):
-    """(loaded tf.Module with .predict_logits(tokens, lengths), vocabulary, settings) saved by save_model."""
+    """(loaded tf.Module with .predict_logits(tokens, lengths), vocabulary, settings) saved by save_model.
+
+    A missing or damaged file of the folder is a user error naming it."""
     directory = Path(directory)
     needed = [directory / "saved_model" / "saved_model.pb", directory / "vocab.json", directory / "settings.json"]
     missing = [p.name for p in needed if not p.exists()]
     if missing:
         util.fail(f"{directory} is not a saved text model (no {', '.join(missing)}): pass the model folder "
                   f"written by a training run, e.g. results/tf_sentiment_lstm/sentiment_lstm/model")
-    loaded = tf.saved_model.load(str(directory / "saved_model"))
-    settings = json.loads((directory / "settings.json").read_text())
-    return loaded, dataset.Vocabulary.load(directory / "vocab.json"), settings
+    again = "train again or pass the model folder of another run"
+
+    def read_json(path, read=json.loads):
+        try:
+            return read(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            util.fail(f"{path} is damaged (not JSON): {again}")
+
+    settings = read_json(directory / "settings.json")
+    if not isinstance(settings, dict) or not {"classes", "max_seq_len"} <= settings.keys():
+        util.fail(f"{directory / 'settings.json'} lacks the classes or max_seq_len of the model: {again}")
+    vocab = read_json(directory / "vocab.json", dataset.Vocabulary.from_json)
+    try:
+        loaded = tf.saved_model.load(str(directory / "saved_model"))
+    except OSError:  # TensorFlow's "Cannot parse file .../saved_model.pb"
+        util.fail(f"{directory / 'saved_model' / 'saved_model.pb'} is damaged (TensorFlow cannot parse it): {again}")
+    except tf.errors.OpError:  # a truncated or corrupt checkpoint of the weights
+        util.fail(f"the weights in {directory / 'saved_model' / 'variables'} are damaged (TensorFlow cannot read "
+                  f"them): {again}")
+    return loaded, vocab, settings
 
 
 def encode_texts(texts, vocab: dataset.Vocabulary, max_seq_len: int):
