@@ -40,9 +40,7 @@ def parse_args():
     util.add_common_args(parser, epochs=CNN_SETTINGS["epochs"], batch_size=100, lr=1e-3, unused=("device",))
     util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
     parser.epilog = f"With --demo both epoch defaults are {DEMO_EPOCHS}."
-    if parser.parse_known_args()[0].demo:  # the demo's defaults; options given explicitly still win
-        parser.set_defaults(epochs=DEMO_EPOCHS, softmax_epochs=DEMO_EPOCHS)
-    return parser.parse_args()
+    return util.parse_args(parser, epochs=DEMO_EPOCHS, softmax_epochs=DEMO_EPOCHS)
 
 
 def load_splits(args):

@@ -52,9 +52,7 @@ def parse_args():
     util.add_common_args(parser, epochs=10, batch_size=100, lr=5e-3, unused=("device",))
     util.add_threads_arg(parser, 1, library="BLAS", why=util.ONE_THREAD)
     parser.epilog = "With --demo the defaults are " + ", ".join(f"{k}={v}" for k, v in DEMO.items()) + "."
-    if parser.parse_known_args()[0].demo:  # the demo's defaults; options given explicitly still win
-        parser.set_defaults(**DEMO)
-    return parser.parse_args()
+    return util.parse_args(parser, **DEMO)
 
 
 def references_by_image(data, split):

@@ -460,9 +460,7 @@ def main_for(dataset_name: str, unit: str, hp: dict, script: str, doc: str | Non
     """The whole of an entry script `<dataset>_<unit>.py`: its parser, defaults `hp`, one run."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_model_args(parser, hp, unit)
-    if parser.parse_known_args()[0].demo:
-        parser.set_defaults(epochs=DEMO_EPOCHS)
-    args = parser.parse_args()
+    args = util.parse_args(parser, epochs=DEMO_EPOCHS)
     check_args(args)
     use_device(args.device)
     util.use_threads(args.threads, "tensorflow")
