@@ -918,7 +918,8 @@ def add_glove_args(parser: argparse.ArgumentParser, vocab: int = GLOVE_VOCAB) ->
     """--glove FILE and --glove-vocab N: the options of every text script that can start from GloVe."""
     parser.add_argument("--glove", default=None, metavar="FILE",
                         help="GloVe vectors in the text format (default: glove.6B.<dim>d.txt in the data "
-                             "folder's glove/, put there by `python dataset.py prepare glove --source FILE`)" + util.QUIET_DEFAULT)
+                             "folder's glove/, put there by `python dataset.py prepare glove --source FILE`)"
+                             + util.QUIET_DEFAULT)
     parser.add_argument("--glove-vocab", type=util.positive(int, zero=True), default=vocab, metavar="N",
                         help="with GloVe embeddings, the vocabulary also holds GloVe's N most frequent words, kept "
                              "at their GloVe vectors, so that words absent from training keep their meaning "

@@ -90,7 +90,8 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="run on the generated demo data")
     parser.add_argument("--only", default=None, help="run only the scripts whose path contains this text")
     parser.add_argument("--data-dir", default=None, help="root of the prepared datasets")
-    parser.add_argument("--seed", type=util.seed_number, default=None, help="passed on to every script (default: their own, 0)")
+    parser.add_argument("--seed", type=util.seed_number, default=None,
+                        help="passed on to every script (default: their own, 0)")
     parser.add_argument("--epochs", type=util.positive(int), default=None,
                         help="passed on to every script (default: each script's own number; scripts that train "
                              "nothing by epochs ignore it)")

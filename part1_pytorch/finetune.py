@@ -49,7 +49,8 @@ def main(argv=None):
     run.finish({"test_accuracy": accuracy, "weights": result["description"], "augment": args.augment,
                 "best_epoch": result["best_epoch"], "warmup_epochs": args.warmup_epochs,
                 "best_valid_accuracy": max(result["curves"]["valid_accuracy"]), "lr": args.lr,
-                "head_lr": args.head_lr, "label_smoothing": args.label_smoothing, "batch_size": args.batch_size, "image_size": result["prep"]["crop"],
+                "head_lr": args.head_lr, "label_smoothing": args.label_smoothing, "batch_size": args.batch_size,
+                "image_size": result["prep"]["crop"],
                 "train_images": result["train_images"], "valid_images": result["valid_images"],
                 "test_images": len(result["labels"]), "curves": result["curves"]})
 
