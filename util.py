@@ -12,9 +12,11 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
@@ -146,6 +148,36 @@ def use_threads(threads: int | None, library: str = "torch") -> None:
         raise ValueError(f"use_threads: unknown library {library!r} (torch or tensorflow)")
 
 
+# TensorFlow 2.21 writes these two lines from C++ while it is imported, TF_CPP_MIN_LOG_LEVEL or not (both twice).
+_TENSORFLOW_START_UP = re.compile(r"All log messages before absl::InitializeLog|oneDNN custom operations are on")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its start-up notices on the terminal; anything else it writes is passed on.
+
+    Call it before `import tensorflow as tf`, which then finds the module already loaded. The notices come
+    from C++ code, straight to file descriptor 2, so they are caught there rather than in sys.stderr.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the rest of TensorFlow's info and warning lines
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            sys.stderr.flush()
+            os.dup2(terminal, 2)
+            os.close(terminal)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not _TENSORFLOW_START_UP.search(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
 def check_valid_fraction(value: float) -> None:
     """A user error unless 0 < value < 1: --valid-fraction is the share of the training split held out."""
     if not 0 < value < 1:
@@ -247,6 +279,12 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault("leave", False)
     kwargs.setdefault("disable", bool(os.environ.get("COURSE_QUIET")))
     return tqdm(iterable, **kwargs)
+
+
+def say(text: str) -> None:
+    """print() for a line written while a progress bar is on screen: the bar moves below it, intact."""
+    from tqdm import tqdm
+    tqdm.write(text, file=sys.stdout)
 
 
 # --------------------------------------------------------------------------- atomic files
@@ -536,7 +574,7 @@ def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix"
     ax.set_ylabel("actual class")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     suffix = f" (first {shown.shape[0]} classes)" if size and size < len(normalised) else ""
-    ax.set_title(f"{title}{suffix}\naccuracy {accuracy:.1%}", fontsize=10)
+    ax.set_title(f"{wrap_title(title + suffix, side + 1)}\naccuracy {accuracy:.1%}", fontsize=10)
     if len(names) <= 20:
         for i in range(shown.shape[0]):
             for j in range(shown.shape[1]):
@@ -551,32 +589,55 @@ def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix"
 
 
 def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: str | None = None,
-                xlabel: str = "epoch") -> None:
-    """Loss-like curves (keys containing 'loss') on the left, everything else (accuracies) on the right."""
+                xlabel: str = "epoch", kept: int | None = None) -> None:
+    """Loss-like curves (keys containing 'loss') on the left, everything else (accuracies) on the right.
+
+    Point i (from 1) of every curve is epoch i (or whatever xlabel says); kept marks the epoch whose
+    model was kept, with a dashed line on every panel.
+    """
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
     groups = [[k for k in curves if "loss" in k.lower()], [k for k in curves if "loss" not in k.lower()]]
     groups = [g for g in groups if g]
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
     for ax, keys in zip(axes[0], groups):
         for key in keys:
             values = curves[key]
-            ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=key)
+            ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None,
+                    label=key.replace("_", " "))
+        if kept is not None:
+            ax.axvline(kept, color="grey", linestyle="--", linewidth=1, label=f"kept ({xlabel} {kept})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("loss" if "loss" in keys[0].lower() else "value")
+        ax.set_ylabel(_axis_label(keys))
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(wrap_title(title, 5.5 * len(groups)), fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def _axis_label(keys: list[str]) -> str:
+    """What the curves on one panel measure: 'loss', 'accuracy', or the names themselves."""
+    for word in ("loss", "accuracy", "bpc"):
+        if all(word in key.lower() for key in keys):
+            return {"bpc": "bits per character"}.get(word, word)
+    return ", ".join(key.replace("_", " ") for key in keys)
+
+
+def wrap_title(title: str, width_inches: float, fontsize: float = 10) -> str:
+    """Break a title into lines that fit a figure width_inches wide (about 0.55 em per character)."""
+    chars = max(20, int(width_inches * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.wrap(title, chars)) or title
 
 
 def save_figure(fig, path, dpi: int = 110) -> None:
     """Write a matplotlib figure atomically, in the format its suffix names (png by default)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
 
 
 # --------------------------------------------------------------------------- the group table

@@ -52,8 +52,8 @@ def time_steps(step, batches, warmup: int) -> dict:
 
 
 def worker_tensorflow(args) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO / "part2_tensorflow"))
+    util.import_tensorflow_quietly()
     import tensorflow as tf
     import text_rnn
     from tf_training import use_device

@@ -73,7 +73,7 @@ def summarise(values: list[float], target: float | None) -> dict:
     return summary
 
 
-def plot_spread(rows: list[dict], summary: dict, path: Path, title: str) -> None:
+def plot_spread(rows: list[dict], summary: dict, path: Path, title: str, key: str) -> None:
     plt = util.pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     seeds = [row["seed"] for row in rows]
@@ -83,8 +83,8 @@ def plot_spread(rows: list[dict], summary: dict, path: Path, title: str) -> None
         ax.axhline(100 * summary["target"], color="C3", linestyle="--", label=f"target {summary['target']:.0%}")
     ax.set_xticks(seeds)
     ax.set_xlabel("seed")
-    ax.set_ylabel("%")
-    ax.set_title(title, fontsize=9)
+    ax.set_ylabel(f"{key} (%)")
+    ax.set_title(util.wrap_title(title, 6, fontsize=9), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.target is not None:
             line += f"; {summary['seeds_reaching_target']} of {summary['n']} seeds reach {args.target:.2%}"
         print(line)
-        plot_spread(rows, summary, run.path("spread.png"), shown_command)
+        plot_spread(rows, summary, run.path("spread.png"), shown_command, args.key)
     util.save_json({"script": args.script, "script_args": args.script_args, "key": args.key, "runs": results,
                     **summary}, run.path("spread.json"))
     # Finished even when seeds failed: the folder keeps their logs, which the error below points to.

@@ -249,7 +249,7 @@ def train(args, text: str, run, device) -> dict:
         with samples.open("a") as handle:
             handle.write(f"--- step {step}, {time.time() - started:.0f} s ({text_models.cpu_seconds():.0f} s of CPU), "
                          f"valid bpc {bpc:.3f}\n{text_sample}\n\n")
-        print(f"step {step}: train loss {train_loss:.3f}, valid loss {valid:.3f} = {bpc:.3f} bits/char")
+        util.say(f"step {step}: train loss {train_loss:.3f}, valid loss {valid:.3f} = {bpc:.3f} bits/char")
         model.train()
 
     done, running = False, []
@@ -273,7 +273,7 @@ def train(args, text: str, run, device) -> dict:
                 checkpoint(float(np.mean(running)))
                 running = []
             if time.time() - started > args.time_limit:
-                print(f"time limit of {args.time_limit:.0f} s reached at step {step} (epoch {epoch})")
+                util.say(f"time limit of {args.time_limit:.0f} s reached at step {step} (epoch {epoch})")
                 done = True
                 break
         if done:

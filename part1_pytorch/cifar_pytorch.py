@@ -117,12 +117,14 @@ def main(argv=None):
 
     util.plot_confus_matrix(predicted, labels, title=f"CifarNet on {name}", class_names=classes,
                             path=run.path("confusion.png"))
-    util.plot_curves(curves, run.path("curves.png"), title=f"CifarNet on {name}")
+    best_epoch = int(np.argmax(curves["valid_accuracy"])) + 1  # fit keeps the first best epoch, as argmax does
+    util.plot_curves(curves, run.path("curves.png"), title=f"CifarNet on {name}", kept=best_epoch)
     util.save_torch({"num_classes": args.num_classes, "class_names": classes, "lr": args.lr,
                      "state_dict": model.cpu().state_dict()}, run.path("model.pt"))
     run.finish({"test_accuracy": accuracy, "num_classes": args.num_classes, "classes": classes, "lr": args.lr,
                 "batch_size": args.batch_size, "train_loss": curves["train_loss"],
-                "valid_accuracy": curves["valid_accuracy"], "best_valid_accuracy": max(curves["valid_accuracy"])})
+                "valid_accuracy": curves["valid_accuracy"], "best_valid_accuracy": max(curves["valid_accuracy"]),
+                "best_epoch": best_epoch})
 
 
 if __name__ == "__main__":

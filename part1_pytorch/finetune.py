@@ -43,7 +43,8 @@ def main(argv=None):
     title = f"fine-tuned {result['description']}{' + augmentation' if args.augment else ''}"
     accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"], result["test_files"],
                                   result["class_names"], confusion="conf_finetune.png", predictions="predictions.csv")
-    util.plot_curves(result["curves"], run.path("curves.png"), title=title)
+    warmup = f" (epochs 1-{args.warmup_epochs}: the new layer alone)" if args.warmup_epochs else ""
+    util.plot_curves(result["curves"], run.path("curves.png"), title=title + warmup, kept=result["best_epoch"])
     vision.save_classifier(run.path("model.pt"), result["model"], args.model, result["class_names"], result["prep"],
                            result["description"], augment=args.augment)
     run.finish({"test_accuracy": accuracy, "weights": result["description"], "augment": args.augment,

@@ -343,6 +343,7 @@ def plot_losses(curves: dict[str, list[float]], path: Path, title: str) -> None:
             ax.set_yscale("log")
         ax.set_title(f"{name}: {values[0]:.3g} -> {values[-1]:.3g}", fontsize=9)
         ax.set_xlabel("step")
+        ax.set_ylabel("loss (weight included)" if name != "total_loss" else "sum of the three")
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -491,6 +492,8 @@ def main() -> None:
     plot_image_grid([[(f"step {step}", image) for step, image in result.snapshots[i:i + 5]]
                      for i in range(0, len(result.snapshots), 5)], run.path("progress.png"), title)
     plot_losses(result.curves, run.path("losses.png"), title)
+    plot_image_grid([[("content", content), ("style", style), ("result", result.image)]],
+                    run.path("comparison.png"), title)
     curves = result.curves
     run.finish({**common, "init": args.init,
                 **{f"{name}_initial": values[0] for name, values in curves.items()},

@@ -47,15 +47,15 @@ def visualize_model(model, data, class_names: list[str], prep: dict, path, title
     shown = vision.denormalise(images, prep).permute(0, 2, 3, 1).numpy()
     columns = min(3, len(shown))
     rows = math.ceil(len(shown) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.5 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, image, guess, truth in zip(axes.ravel(), shown, predicted, labels):
         ax.imshow(image)
         colour = "green" if guess == truth else "red"
         ax.set_title(f"predicted: {class_names[guess]}\ntrue: {class_names[truth]}", color=colour, fontsize=9)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.suptitle(util.wrap_title(title, 3 * columns, fontsize=9), fontsize=9)
+    fig.tight_layout(h_pad=1.5)
     util.save_figure(fig, path)
     plt.close(fig)
 

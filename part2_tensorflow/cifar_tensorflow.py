@@ -20,13 +20,14 @@ The trained network is saved as a tf.saved_model of its tf.Module (signature `pr
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
-
 import numpy as np
-import tensorflow as tf
 
-import dataset
 import util
+
+util.import_tensorflow_quietly()  # before `import tensorflow`: its start-up notices are noise
+import tensorflow as tf  # noqa: E402
+
+import dataset  # noqa: E402
 from tf_training import train_keeping_best, use_device
 
 DEMO_EPOCHS = 4
@@ -141,7 +142,8 @@ def main():
     pred = predict_padded(predict_batch, test_images, args.batch_size)
     test_accuracy = float(np.mean(pred == test_y))
     print(f"test accuracy {test_accuracy:.2%} ({len(test_y)} images)")
-    util.plot_curves(curves, run.path("curves.png"), title=f"{name}: course CNN, {args.num_classes} classes")
+    util.plot_curves(curves, run.path("curves.png"), title=f"{name}: course CNN, {args.num_classes} classes",
+                     kept=best_epoch)
     util.plot_confus_matrix(pred, test_y, title=f"{name}: course CNN", class_names=class_names,
                             path=run.path("confusion_matrix.png"))
     save_model(model, class_names, run.path("model"))

@@ -64,13 +64,14 @@ import json
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
-
 import numpy as np
-import tensorflow as tf
 
-import dataset
 import util
+
+util.import_tensorflow_quietly()  # before `import tensorflow`: its start-up notices are noise
+import tensorflow as tf  # noqa: E402
+
+import dataset  # noqa: E402
 from tf_training import train_keeping_best, use_device
 
 DATASETS = ("sentiment", "spam", "questions", "newsgroups")
@@ -441,8 +442,9 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     pred = predict(model, data.test_x, data.test_lengths)
     test_accuracy = float(np.mean(pred == data.test_y))
     print(f"test accuracy {test_accuracy:.2%} ({len(pred)} texts)")
-    util.plot_curves(curves, run_.path("curves.png"), title=f"{data.name}, {args.unit.upper()}")
-    util.plot_confus_matrix(pred, data.test_y, title=f"{data.name}, {args.unit.upper()}",
+    title = f"{script} on {data.name} ({args.unit.upper()}, TensorFlow)"
+    util.plot_curves(curves, run_.path("curves.png"), title=title, kept=best_epoch)
+    util.plot_confus_matrix(pred, data.test_y, title=title,
                             size=CONFUSION_CLASSES if len(data.classes) > CONFUSION_CLASSES else None,
                             class_names=data.classes, path=run_.path("confusion_matrix.png"))
     settings = {"dataset": data.name, "unit": args.unit, "classes": data.classes, "max_seq_len": args.max_seq_len,

@@ -1,8 +1,10 @@
 """What part 2's scripts share: the --device choice, and the epoch loop (train, validate, keep the best epoch)."""
 import numpy as np
-import tensorflow as tf
 
 import util
+
+util.import_tensorflow_quietly()
+import tensorflow as tf  # noqa: E402
 
 
 def use_device(name: str) -> None:

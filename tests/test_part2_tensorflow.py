@@ -361,6 +361,8 @@ def test_bad_inputs_exit_2_with_a_clear_sentence(command_lines, case, message):
         assert "Traceback" not in result.stderr
     else:
         assert_user_error(result, message)
+        # TensorFlow's C++ start-up notices are kept back (util.import_tensorflow_quietly): the sentence stands alone
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("script", ENTRY_SCRIPTS)

@@ -193,7 +193,7 @@ def test_demo_end_to_end_writes_image_grid_curves_and_metrics(isolated):
     result = run_script(SCRIPT, "--demo", "--steps", "8", "--threads", "1",  # --demo: random weights, no download
                         "--results-dir", out, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("stylized.png", "progress.png", "losses.png"):
+    for name in ("stylized.png", "progress.png", "losses.png", "comparison.png"):
         assert (out / name).stat().st_size > 1000, name
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("content_loss_initial", "content_loss_final", "style_loss_initial", "style_loss_final",
