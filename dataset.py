@@ -640,10 +640,12 @@ class Vocabulary:
     outside the training texts (pretrained vectors' words, see build)."""
     PAD, UNK = 0, 1
 
-    def __init__(self, itos: list[str], extra: int = 0):
+    def __init__(self, itos: list[str], extra: int = 0, unk_in_training: bool = True):
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         self.extra = extra
+        # False when every training token has its own id: then no training example reads <unk>'s embedding row.
+        self.unk_in_training = unk_in_training
 
     @classmethod
     def build(cls, token_lists, min_freq: int = 1, max_size: int | None = None, extra=()) -> "Vocabulary":
@@ -655,7 +657,7 @@ class Vocabulary:
             ranked = ranked[: max(0, max_size - 2)]
         known = set(ranked) | {"<pad>", "<unk>"}
         added = [t for t in dict.fromkeys(extra) if t not in known]
-        return cls(["<pad>", "<unk>"] + ranked + added, len(added))
+        return cls(["<pad>", "<unk>"] + ranked + added, len(added), unk_in_training=len(ranked) < len(counts))
 
     def __len__(self) -> int:
         return len(self.itos)

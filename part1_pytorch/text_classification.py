@@ -166,8 +166,12 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
     vocab_words = list(data.vocab.itos)
     util.set_seed(args.seed)
     model, hyperparameters = build(name, settings, vocab_words, data.vocab.extra)
+    glove_found = None
     if name in GLOVE_MODELS:
-        text_models.init_glove(model, vocab_words, args.data_dir, args.glove, demo=args.demo)
+        glove_found = text_models.init_glove(model, vocab_words, args.data_dir, args.glove, demo=args.demo,
+                                             seed=args.seed)
+    text_models.start_untrained_unk_at_zero(model, data.vocab)
+    data.train.epoch = 0  # each model sees the batch order it would see run alone (--all shares the batches)
     print(f"== {name}: {sum(p.numel() for p in model.parameters()):,} parameters, {settings}")
     started = time.time()
     result = text_models.fit(model, data, epochs=settings["epochs"], lr=settings["lr"], device=device,
@@ -179,9 +183,11 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
           f"({seconds:.0f} s)")
     model_file = run.path("model.pt" if not args.all else f"model_{name}.pt")
     text_models.save_model(model_file, model.cpu(), hyperparameters, vocab_words, data.classes, None, data.name)
-    util.plot_curves(result["curves"], run.path(f"curves_{name}.png"), title=f"{name} on {data.name}")
+    util.plot_curves(result["curves"], run.path(f"curves_{name}.png"), title=f"{name} on {data.name}",
+                     kept=result["best_epoch"])
     summary = {"model": name, "valid_accuracy": result["valid_accuracy"], "test_accuracy": test["accuracy"],
                "best_epoch": result["best_epoch"], "seconds": round(seconds, 1), "settings": settings,
+               "glove_words_found": glove_found,
                "parameters": sum(p.numel() for p in model.parameters())}
     return summary, text_models.TextPredictor(model, vocab_words, data.classes)
 
@@ -219,27 +225,33 @@ def train_svm(args) -> dict:
             "parameters": int(svm.coef_.size + svm.intercept_.size), "svm": (vectorizer, svm, classes)}
 
 
+def shown_name(result: dict, joint: str = " ") -> str:
+    """The model's name, saying so when a GloVe model ran without GloVe (a demo without the file)."""
+    missing = result["model"] in GLOVE_MODELS and result.get("glove_words_found") is None
+    return result["model"] + (f"{joint}(no GloVe: random)" if missing else "")
+
+
 def write_comparison(results: list[dict], run, data_name: str) -> None:
     lines = [f"# Text classification on {data_name}", "",
              "| model | dev accuracy | test accuracy | parameters | seconds | settings |",
              "|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['model']} | {r['valid_accuracy']:.2%} | {r['test_accuracy']:.2%} | {r['parameters']:,} "
+        lines.append(f"| {shown_name(r)} | {r['valid_accuracy']:.2%} | {r['test_accuracy']:.2%} | {r['parameters']:,} "
                      f"| {r['seconds']:.0f} | {r['settings']} |")
     with util.atomic_path(run.path("comparison.md")) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     plt = util.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    names = [r["model"] for r in results]
+    names = [shown_name(r, joint="\n") for r in results]
     x = np.arange(len(names))
     ax.bar(x - 0.2, [r["valid_accuracy"] for r in results], 0.4, label="dev")
     ax.bar(x + 0.2, [r["test_accuracy"] for r in results], 0.4, label="test")
     ax.set_xticks(x, names)
-    ax.set_ylim(0.5, 1.0)
+    ax.set_ylim(0.5, 1.05)
     ax.set_ylabel("accuracy")
     ax.set_title(f"Text classification on {data_name}")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     util.save_figure(fig, run.path("comparison.png"))
@@ -270,7 +282,9 @@ def main(argv=None):
         util.fail(f"{args.dataset} has {len(first.classes)} classes, this script needs exactly 2")
     run = util.start_run(args, "text_classification", data_name, "all" if args.all else args.model)
     results, predictor = [], None
-    for name in util.progress(names, desc="models", disable=len(names) == 1):
+    for number, name in enumerate(names, 1):
+        if len(names) > 1:  # each model has its own progress bars; one around them would tangle with their lines
+            print(f"-- model {number} of {len(names)}: {name}")
         if name == "svm":
             results.append(train_svm(args))
         else:

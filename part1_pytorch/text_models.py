@@ -46,6 +46,19 @@ def add_word_embedding(module: nn.Module, vocab_size: int, embedding_dim: int, f
         module.register_buffer("fixed_embedding", torch.zeros(fixed_words, embedding_dim))
 
 
+def start_untrained_unk_at_zero(module: nn.Module, vocab) -> None:
+    """Zero <unk>'s embedding row (a bag of words: its weights) when every training word has its own id
+    (vocab.unk_in_training is False): no gradient ever reaches them then, and their random start would add the
+    same noise for every unseen word at test time."""
+    if vocab.unk_in_training:
+        return
+    with torch.no_grad():
+        if isinstance(module, BagOfWords):
+            module.fc.weight[:, dataset.Vocabulary.UNK] = 0.0
+        else:
+            module.embedding.weight[dataset.Vocabulary.UNK] = 0.0
+
+
 def embed(module: nn.Module, ids: torch.Tensor) -> torch.Tensor:
     """The embedding rows of ids (any shape): ids.shape + (E,); ids past the trained rows read fixed_embedding."""
     fixed = getattr(module, "fixed_embedding", None)
@@ -151,14 +164,15 @@ def _unless_a_demo_lacks_glove(read, demo: bool, path, instead: str):
         return None
 
 
-def init_glove(model: nn.Module, vocab_words: list[str], data_dir=None, path=None, demo: bool = False) -> int | None:
+def init_glove(model: nn.Module, vocab_words: list[str], data_dir=None, path=None, demo: bool = False,
+               seed: int = 0) -> int | None:
     """Copy GloVe vectors into model.embedding (rows follow the vocabulary); returns how many words were found.
 
     With demo=True a missing GloVe file is not an error: the demo keeps its random embeddings (None).
     """
     dim = model.embedding.embedding_dim
     loaded = _unless_a_demo_lacks_glove(lambda: dataset.load_glove(list(vocab_words), dim=dim, data_dir=data_dir,
-                                                                   path=path),
+                                                                   path=path, seed=seed),
                                         demo, path, "keeping random embeddings")
     if loaded is None:
         return None
@@ -474,9 +488,12 @@ def run_classifier(args, script: str, name: str) -> dict:
     model = RNNClassifier(**hyperparameters)
     glove_found = None
     if args.embeddings == "glove":
-        glove_found = init_glove(model, vocab_words, args.data_dir, args.glove, args.demo)
+        glove_found = init_glove(model, vocab_words, args.data_dir, args.glove, args.demo, args.seed)
+    start_untrained_unk_at_zero(model, data.vocab)
+    # A demo without a GloVe file keeps random embeddings (init_glove said so): name the run after what it used.
+    embeddings = "random" if args.embeddings == "glove" and glove_found is None else args.embeddings
     model.embedding.weight.requires_grad_(not args.freeze_embeddings)
-    run = util.start_run(args, script, data_name, f"{args.unit}_{args.embeddings}")
+    run = util.start_run(args, script, data_name, f"{args.unit}_{embeddings}")
     extra = f" ({data.vocab.extra:,} of them GloVe's, absent from training, kept fixed)" if data.vocab.extra else ""
     print(f"{args.unit.upper()} classifier, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"{len(vocab_words):,} words{extra}, {len(classes)} classes, on {device}")
@@ -487,7 +504,8 @@ def run_classifier(args, script: str, name: str) -> dict:
     test = evaluate(model, data.test, device)
     print(f"test accuracy {test['accuracy']:.4f} (best epoch {result['best_epoch']})")
 
-    util.plot_curves(result["curves"], run.path("curves.png"), title=f"{script} on {data_name}")
+    util.plot_curves(result["curves"], run.path("curves.png"), title=f"{script} on {data_name}",
+                     kept=result["best_epoch"])
     util.plot_confus_matrix(test["predictions"], test["labels"], title=f"{script} on {data_name}",
                             size=CONFUSION_CLASSES if len(classes) > CONFUSION_CLASSES else None,
                             class_names=classes, path=run.path("confusion_matrix.png"))
@@ -496,7 +514,7 @@ def run_classifier(args, script: str, name: str) -> dict:
                                 *dataset.read_text_split(name, "test", args.data_dir, args.demo))
     return run.finish({"test_accuracy": test["accuracy"], "test_loss": test["loss"],
                        "valid_accuracy": result["valid_accuracy"], "best_epoch": result["best_epoch"],
-                       "epochs_run": result["epochs_run"], "unit": args.unit, "embeddings": args.embeddings,
+                       "epochs_run": result["epochs_run"], "unit": args.unit, "embeddings": embeddings,
                        "freeze_embeddings": args.freeze_embeddings,
                        "glove_words_found": glove_found, "hyperparameters": hyperparameters,
                        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,

@@ -350,6 +350,30 @@ def test_only_the_glove_models_of_text_classification_get_glove_words(tmp_path, 
         checkpoint = torch.load(out / f"model_{name}.pt", weights_only=True)
         fixed = checkpoint["hyperparameters"].get("fixed_words", 0)
         assert ("marvellous" in checkpoint["vocab"]) == has_glove_words == (fixed > 0), name
+    together = json.loads((out / "metrics.json").read_text())["models"]
+    assert together["avg_glove"]["glove_words_found"] > 0 and together["avg"]["glove_words_found"] is None
+    # Models trained one after another on shared batches match the same model trained alone
+    text_classification.main(["--demo", "--model", "avg", "--epochs", "1", "--data-dir", str(data_dir),
+                              "--results-dir", str(tmp_path / "alone")])
+    alone = json.loads((tmp_path / "alone" / "metrics.json").read_text())
+    assert (alone["valid_accuracy"], alone["test_accuracy"]) == (together["avg"]["valid_accuracy"],
+                                                                 together["avg"]["test_accuracy"])
+
+
+def test_unk_row_starts_at_zero_only_when_no_training_word_reads_it():
+    tokens = [["a", "b", "a"], ["c", "a"]]
+    every, common = dataset.Vocabulary.build(tokens), dataset.Vocabulary.build(tokens, min_freq=2)
+    assert not every.unk_in_training and common.unk_in_training  # min_freq 2 sends "b" and "c" to <unk>
+    assert dataset.Vocabulary.build(tokens, max_size=3).unk_in_training
+    for vocab, zeroed in ((every, True), (common, False)):
+        torch.manual_seed(0)
+        models = (text_models.RNNClassifier(len(vocab), 4, 3, 2), text_models.AverageEmbedding(len(vocab), 4),
+                  text_models.BagOfWords(len(vocab)))
+        for model in models:
+            text_models.start_untrained_unk_at_zero(model, vocab)
+            weights = model.fc.weight[:, 1] if isinstance(model, text_models.BagOfWords) else model.embedding.weight[1]
+            assert bool((weights == 0).all()) == zeroed, type(model).__name__
+            assert weights.abs().sum() > 0 or zeroed
 
 
 def test_bad_input_exits_2_with_one_sentence(tmp_path):
