@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torchvision
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -39,11 +40,10 @@ def cache_key(args, split_dir: Path, samples: list[tuple[str, int]], prep: dict)
     """Hash of everything the features depend on: model, weights, the images of the split, the transform."""
     if args.weights == "none":
         weights = f"none-seed{args.seed}"  # random initialisation differs per seed
-    elif args.weights == "default":
-        weights = "torchvision-default"
-    else:
-        stat = Path(args.weights).stat()
-        weights = f"{Path(args.weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    elif args.weights == "default":  # what DEFAULT means changes with torchvision's versions
+        weights = f"{torchvision.models.get_model_weights(args.model).DEFAULT.name}-torchvision-{torchvision.__version__}"
+    else:  # the content: a copy that keeps the timestamps (cp -p, rsync -a) must not pass for the file it replaced
+        weights = dataset.file_digest(Path(args.weights))
     images = [(path, label, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path, label in samples]
     text = json.dumps({"model": args.model, "weights": weights, "split": str(split_dir.resolve()),
                        "images": images, "transform": prep}, sort_keys=True)
@@ -96,7 +96,9 @@ def choose_svm(features: np.ndarray, labels: np.ndarray, kernel: str, folds: int
     folds = min(folds, int(np.bincount(labels).min()))
     if folds < 2:
         util.fail("some class has fewer than 2 training images: cross-validation needs at least 2 per class")
-    search = GridSearchCV(make_pipeline(StandardScaler(), SVC()), grid,
+    # break_ties: predict by the largest one-vs-rest score, as the saved model (vision.SVMScores) and predict.py do,
+    # so that the reported test accuracy is the saved model's; plain SVC.predict breaks one-vs-one vote ties its own way
+    search = GridSearchCV(make_pipeline(StandardScaler(), SVC(break_ties=True)), grid,
                           cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
     print(f"choosing the SVM by {folds}-fold cross-validation over {sum(len(g['svc__C']) for g in grid)} settings")
     return search.fit(features, labels)
@@ -166,7 +168,8 @@ def main(argv=None):
                                                / throughput["bare_forward_images_per_second"], 3)
         print(f"feature extraction: {throughput['extraction_images_per_second']:.1f} images/s, bare network "
               f"{throughput['bare_forward_images_per_second']:.1f} images/s ({throughput['throughput_ratio']:.0%})")
-    run.finish({"test_accuracy": accuracy, "weights": description, "feature_dim": dim, "svm": chosen,
+    run.finish({"test_accuracy": accuracy, "weights": description, "pretrained": args.weights != "none",
+                "feature_dim": dim, "svm": chosen,
                 "cv_accuracy": float(search.best_score_), "cv_folds": search.n_splits_,
                 "train_images": len(train_y), "test_images": len(test_y), "features_cached": not timings,
                 "torch_svm_agreement": agreement, "batch_size": args.batch_size, "workers": args.workers,

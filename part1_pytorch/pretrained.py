@@ -71,6 +71,8 @@ def random_model(arch: str, pretrained_layout: bool) -> nn.Module:
         kwargs = {"aux_logits": True, "init_weights": not pretrained_layout}
         if pretrained_layout:
             kwargs["transform_input"] = True
+    if arch.startswith("vit_"):  # built for its default weights' input size, as torchvision does (vit_h_14: 518)
+        kwargs["image_size"] = torchvision.models.get_model_weights(arch).DEFAULT.meta["min_size"][0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torchvision's FutureWarning about init_weights
         return torchvision.models.get_model(arch, weights=None, **kwargs)

@@ -25,7 +25,9 @@ import util
 from pretrained import (build_model, check_architecture, drop_absent_aux_heads, head_layers, known_architectures,
                         random_model, replace_head)
 
-AUX_LOSS_WEIGHT = 0.4  # Inception v3's auxiliary classifier, as in Szegedy et al. and torchvision's recipe
+# The auxiliary classifiers' loss weight by how many a network has: Inception v3's one 0.4 (Szegedy et al. 2016,
+# torchvision's recipe), GoogLeNet's two 0.3 each (Szegedy et al. 2015).
+AUX_LOSS_WEIGHTS = {1: 0.4, 2: 0.3}
 DEMO_MODEL = "mobilenet_v2"  # light enough for --demo to train in seconds on one core
 DEMO_IMAGE_SIZE = 96  # the demo images are 64x64: full-size inputs would only cost time
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -98,20 +100,27 @@ def preprocessing_for(arch: str, image_size: int | None = None) -> dict:
     """Input size and normalisation the ImageNet weights of `arch` expect (inception_v3: 299, most: 224).
 
     image_size overrides the crop (the resize keeps torchvision's resize/crop ratio), e.g. to train faster.
-    Returns {"resize": int, "crop": int, "mean": [3 floats], "std": [3 floats]}; plain data so it can
-    be saved with a model.
+    Returns {"resize": int, "crop": int, "mean": [3 floats], "std": [3 floats], "interpolation": str}; plain
+    data so it can be saved with a model. The interpolation is the resampling the weights were trained with
+    (bilinear for most, bicubic for EfficientNet, Swin, MaxViT and others).
     """
     reference = torchvision.models.get_model_weights(arch).DEFAULT.transforms()
     resize, crop = int(reference.resize_size[0]), int(reference.crop_size[0])
     if image_size:
         resize, crop = round(image_size * resize / crop), image_size
-    return {"resize": resize, "crop": crop,
-            "mean": [float(m) for m in reference.mean], "std": [float(s) for s in reference.std]}
+    return {"resize": resize, "crop": crop, "mean": [float(m) for m in reference.mean],
+            "std": [float(s) for s in reference.std], "interpolation": reference.interpolation.value}
+
+
+def resampling(prep: dict) -> transforms.InterpolationMode:
+    """prep's interpolation; models saved before it was recorded were trained with bilinear resizing."""
+    return transforms.InterpolationMode(prep.get("interpolation", "bilinear"))
 
 
 def eval_transform(prep: dict) -> transforms.Compose:
     """PIL image -> normalised float tensor (3, crop, crop): resize the short side, centre crop."""
-    return transforms.Compose([transforms.Resize(prep["resize"]), transforms.CenterCrop(prep["crop"]),
+    return transforms.Compose([transforms.Resize(prep["resize"], interpolation=resampling(prep)),
+                               transforms.CenterCrop(prep["crop"]),
                                transforms.ToTensor(), transforms.Normalize(prep["mean"], prep["std"])])
 
 
@@ -120,7 +129,7 @@ def train_transform(prep: dict, augment: bool) -> transforms.Compose:
     if not augment:
         return eval_transform(prep)
     return transforms.Compose([
-        transforms.RandomResizedCrop(prep["crop"], scale=(0.5, 1.0)),
+        transforms.RandomResizedCrop(prep["crop"], scale=(0.5, 1.0), interpolation=resampling(prep)),
         transforms.RandomHorizontalFlip(),
         transforms.RandomRotation(10),
         transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
@@ -416,7 +425,7 @@ def loader(data, batch_size: int, shuffle: bool, workers: int, seed: int = 0) ->
 
 def classification_loss(outputs, labels: torch.Tensor,
                         label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy of the main logits plus AUX_LOSS_WEIGHT x that of any auxiliary head (Inception, GoogLeNet),
+    """Cross-entropy of the main logits plus AUX_LOSS_WEIGHTS x that of any auxiliary head (Inception, GoogLeNet),
     each with the given label smoothing.
 
     Returns (loss, main logits (N, C)).
@@ -426,10 +435,10 @@ def classification_loss(outputs, labels: torch.Tensor,
 
     if isinstance(outputs, tuple):  # InceptionOutputs / GoogLeNetOutputs in training mode
         logits, *aux = outputs
+        aux = [extra for extra in aux if extra is not None]
         loss = loss_of(logits)
         for extra in aux:
-            if extra is not None:
-                loss = loss + AUX_LOSS_WEIGHT * loss_of(extra)
+            loss = loss + AUX_LOSS_WEIGHTS[len(aux)] * loss_of(extra)
         return loss, logits
     return loss_of(outputs), outputs
 
@@ -538,7 +547,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
     if freeze or warmup_epochs:
         trainable = freeze_backbone(model)
         stage_epochs = epochs if freeze else warmup_epochs
-        print(f"{label}training the new last layer alone ({trainable} parameters) for {stage_epochs} epochs")
+        print(f"{label}training the new last layer alone ({trainable} parameters) for {stage_epochs} epoch{'s' * (stage_epochs != 1)}")
         optimizer, scheduler = sgd([{"params": head, "lr": head_lr}], stage_epochs)
         curves, best_epoch = fit(model, train_loader, valid_loader, optimizer, stage_epochs, device, scheduler,
                                  label=label, label_smoothing=label_smoothing)
@@ -547,7 +556,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
             parameter.requires_grad_(True)
         head_ids = {id(p) for p in head}
         backbone = [p for p in model.parameters() if id(p) not in head_ids]
-        print(f"{label}training all layers for {epochs} epochs")
+        print(f"{label}training all layers for {epochs} epoch{'s' * (epochs != 1)}")
         optimizer, scheduler = sgd([{"params": backbone, "lr": lr}, {"params": head, "lr": head_lr}], epochs)
         warmup_state, warmup_best = copy.deepcopy(model.state_dict()), max(curves.get("valid_accuracy", [-1.0]))
         more, best = fit(model, train_loader, valid_loader, optimizer, epochs, device, scheduler, label=label,
