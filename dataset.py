@@ -608,7 +608,8 @@ def grouped_split(labels, groups, fraction: float, seed: int = 0) -> tuple[np.nd
 
 # Newsgroup posts answer one another and quote what they answer: a validation split drawn post by post puts
 # much of each thread on both sides (about half of its posts share a thread with training, twice the share of
-# the later bydate test posts), so validation accuracy runs far above test accuracy. Whole threads are held out.
+# the later bydate test posts), so validation accuracy runs far above test accuracy. Whole threads are held out,
+# approximately: a subject shorter than THREAD_KEY_WORDS words takes body words into its key (see README).
 THREADED = ("newsgroups",)
 _SUBJECT = re.compile(r"subject:\s*(?:(?:re|fwd?)\s*:\s*)*(.*)", re.IGNORECASE | re.DOTALL)
 THREAD_KEY_WORDS = 5  # the subject line is not delimited in the prepared one-line text: its first words

@@ -377,13 +377,19 @@ class Run:
             update_summary()
         accuracy = merged.get("test_accuracy")
         shown = f"test accuracy {accuracy:.2%}" if isinstance(accuracy, (int, float)) else "done"
-        demo = " (DEMO DATA: not a real result)" if merged.get("demo") else ""
-        print(f"{merged['script']} on {merged['dataset']}: {shown} in {merged['seconds']:.0f} s{demo}; "
-              f"outputs in {self.dir}")
+        notes = "; ".join(_run_notes(merged))
+        print(f"{merged['script']} on {merged['dataset']}: {shown} in {merged['seconds']:.0f} s"
+              f"{f' ({notes})' if notes else ''}; outputs in {self.dir}")
         return merged
 
 
 _RUNS: list[Run] = []
+
+
+def _run_notes(metrics: dict) -> list[str]:
+    """What makes a run's figures say nothing about the method: demo data, a network that was not pretrained."""
+    return (["DEMO DATA: not a real result"] * bool(metrics.get("demo"))
+            + ["RANDOM weights: not pretrained"] * (metrics.get("pretrained") is False))
 
 
 def _abandon_unfinished_runs() -> None:
@@ -503,12 +509,13 @@ def update_summary(root: Path | None = None) -> Path | None:
         return None
     rows = [(path.parent.relative_to(root), metrics) for path, metrics in run_metrics(root)]
     lines = ["# Results", "",
-             "Regenerated after every run. Rows marked demo ran on generated demo data: their figures say",
-             "that the code runs, nothing about the method.", "",
-             "| run folder | " + " | ".join(METRIC_KEYS[:-1]) + " | demo |",
+             "Regenerated after every run. Rows noting demo data or random weights say that the code runs,",
+             "nothing about the method.", "",
+             "| run folder | " + " | ".join(METRIC_KEYS[:-1]) + " | notes |",
              "|" + "---|" * (len(METRIC_KEYS) + 1)]
     for relative, metrics in rows:
-        cells = [str(relative)] + [_summary_cell(key, metrics.get(key)) for key in METRIC_KEYS]
+        cells = [str(relative)] + [_summary_cell(key, metrics.get(key)) for key in METRIC_KEYS[:-1]]
+        cells.append("; ".join(_run_notes(metrics)))
         lines.append("| " + " | ".join(cells) + " |")
     target = root / "SUMMARY.md"
     with atomic_path(target) as tmp:
@@ -521,8 +528,6 @@ def _summary_cell(key: str, value) -> str:
         return ""
     if key == "test_accuracy" and isinstance(value, (int, float)):
         return f"{value:.2%}"
-    if key == "demo":
-        return "demo" if value else ""
     return str(value)
 
 

@@ -43,11 +43,13 @@ def main(argv=None):
     title = f"fine-tuned {result['description']}{' + augmentation' if args.augment else ''}"
     accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"], result["test_files"],
                                   result["class_names"], confusion="conf_finetune.png", predictions="predictions.csv")
-    warmup = f" (epochs 1-{args.warmup_epochs}: the new layer alone)" if args.warmup_epochs else ""
+    warmup = {0: "", 1: " (epoch 1: the new layer alone)"}.get(args.warmup_epochs,
+                                                                f" (epochs 1-{args.warmup_epochs}: the new layer alone)")
     util.plot_curves(result["curves"], run.path("curves.png"), title=title + warmup, kept=result["best_epoch"])
     vision.save_classifier(run.path("model.pt"), result["model"], args.model, result["class_names"], result["prep"],
                            result["description"], augment=args.augment)
-    run.finish({"test_accuracy": accuracy, "weights": result["description"], "augment": args.augment,
+    run.finish({"test_accuracy": accuracy, "weights": result["description"], "pretrained": args.weights != "none",
+                "augment": args.augment,
                 "best_epoch": result["best_epoch"], "warmup_epochs": args.warmup_epochs,
                 "best_valid_accuracy": max(result["curves"]["valid_accuracy"]), "lr": args.lr,
                 "head_lr": args.head_lr, "label_smoothing": args.label_smoothing, "batch_size": args.batch_size,

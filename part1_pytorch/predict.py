@@ -81,7 +81,7 @@ def main():
     device = util.get_device(args.device)
     model.to(device)
     files = image_files(args.images)
-    print(f"{meta['arch']} ({meta['kind']}, {meta['weights']}): {len(files)} images")
+    print(f"model {args.model}: {meta['arch']} ({meta['kind']}, {meta['weights']}); {len(files)} images")
     if meta["kind"] == "svm":
         print("note: SVM scores are not calibrated; the probabilities are a softmax of its one-vs-rest scores")
     probabilities = classify(model, meta, files, args.batch_size, device)

@@ -41,6 +41,7 @@ def main(argv=None):
         util.fail("nothing to classify: pass --text \"a sentence\" or --file FILE")
     util.set_seed(args.seed)
     predictor = text_models.TextPredictor.load(args.model_dir, util.get_device(args.device))
+    print(f"model {args.model_dir}: classes {', '.join(predictor.classes)}; {len(sentences)} texts")
     probabilities = predictor.probabilities(sentences)
     shown_classes = min(args.top, len(predictor.classes))
     rows = []

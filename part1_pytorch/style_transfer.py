@@ -470,7 +470,8 @@ def main() -> None:
     print(f"{description}: content {settings.content_layer}, style {settings.style_layers}, weights "
           f"content {settings.content_weight:g} style {settings.style_weight:g} tv {settings.tv_weight:g}; "
           f"content image {tuple(content.shape[-2:])}, style image {tuple(style.shape[-2:])}")
-    common = {"weights": description, "content": str(content_path), "style": str(style_path),
+    common = {"weights": description, "pretrained": args.weights != "none", "content": str(content_path),
+              "style": str(style_path),
               "content_layer": settings.content_layer, "style_layers": settings.style_layers,
               "content_weight": settings.content_weight, "style_weight": settings.style_weight,
               "tv_weight": settings.tv_weight, "optimizer": args.optimizer, "steps": steps,

@@ -179,7 +179,7 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
                              lr_schedule=settings.get("lr_schedule", "constant"))
     test = text_models.evaluate(model, data.test, device)
     seconds = time.time() - started
-    print(f"{name}: dev accuracy {result['valid_accuracy']:.4f}, test accuracy {test['accuracy']:.4f} "
+    print(f"{name}: dev accuracy {result['valid_accuracy']:.2%}, test accuracy {test['accuracy']:.2%} "
           f"({seconds:.0f} s)")
     model_file = run.path("model.pt" if not args.all else f"model_{name}.pt")
     text_models.save_model(model_file, model.cpu(), hyperparameters, vocab_words, data.classes, None, data.name)
@@ -213,13 +213,13 @@ def train_svm(args) -> dict:
     for c in SVM_C:
         svm = LinearSVC(C=c).fit(features, y[keep])
         dev = float((svm.predict(dev_features) == y[held]).mean())
-        print(f"svm C={c}: dev accuracy {dev:.4f}")
+        print(f"svm C={c}: dev accuracy {dev:.2%}")
         if best is None or dev > best[0]:
             best = (dev, c, svm)
     dev, c, svm = best
     test = float((svm.predict(vectorizer.transform(test_sentences)) == test_y).mean())
     seconds = time.time() - started
-    print(f"svm: C={c}, dev accuracy {dev:.4f}, test accuracy {test:.4f} ({seconds:.0f} s)")
+    print(f"svm: C={c}, dev accuracy {dev:.2%}, test accuracy {test:.2%} ({seconds:.0f} s)")
     return {"model": "svm", "valid_accuracy": dev, "test_accuracy": test, "best_epoch": None,
             "seconds": round(seconds, 1), "settings": {"C": c, "features": "tf-idf word 1-2-grams"},
             "parameters": int(svm.coef_.size + svm.intercept_.size), "svm": (vectorizer, svm, classes)}

@@ -293,7 +293,7 @@ def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float =
             print(f"stopping after epoch {epoch}: another epoch would pass the time limit of {time_limit:.0f} s")
             break
     model.load_state_dict(best)
-    print(f"best validation accuracy {best_key[0]:.4f} at epoch {best_epoch}")
+    print(f"best validation accuracy {best_key[0]:.2%} at epoch {best_epoch}")
     return {"curves": curves, "best_epoch": best_epoch, "valid_accuracy": best_key[0],
             "epochs_run": len(curves["train_loss"])}
 
@@ -502,7 +502,7 @@ def run_classifier(args, script: str, name: str) -> dict:
                  weight_decay=args.weight_decay, time_limit=args.time_limit, lr_schedule=args.lr_schedule,
                  label_smoothing=args.label_smoothing)
     test = evaluate(model, data.test, device)
-    print(f"test accuracy {test['accuracy']:.4f} (best epoch {result['best_epoch']})")
+    print(f"test accuracy {test['accuracy']:.2%} (best epoch {result['best_epoch']})")
 
     util.plot_curves(result["curves"], run.path("curves.png"), title=f"{script} on {data_name}",
                      kept=result["best_epoch"])

@@ -90,7 +90,8 @@ def main(argv=None):
     print(" | ".join(f"{s}: {metrics[s]['test_accuracy']:.2%}" for s in SCENARIOS))
     run.finish({"test_accuracy": metrics["finetune"]["test_accuracy"],
                 **{f"{s}_test_accuracy": metrics[s]["test_accuracy"] for s in SCENARIOS},
-                "weights": result["description"], "lr": args.lr, "head_lr": args.head_lr,
+                "weights": result["description"], "pretrained": args.weights != "none", "lr": args.lr,
+                "head_lr": args.head_lr,
                 "label_smoothing": args.label_smoothing,
                 "batch_size": args.batch_size, "image_size": result["prep"]["crop"],
                 "train_images": result["train_images"], "valid_images": result["valid_images"],

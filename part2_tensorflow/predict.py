@@ -38,6 +38,7 @@ def main():
     use_device(args.device)
     util.set_seed(args.seed)
     model, vocab, settings = text_rnn.load_model(args.model_dir)
+    print(f"model {args.model_dir}: classes {', '.join(settings['classes'])}; {len(args.text)} texts")
     tokens, lengths = text_rnn.encode_texts(args.text, vocab, settings["max_seq_len"])
     logits = model.predict_logits(tokens, lengths).numpy()
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
