@@ -171,12 +171,64 @@ def test_training_loop_learns_an_easy_problem():
     assert max(curves["valid_accuracy"]) == 1.0 and curves["valid_accuracy"][best - 1] == 1.0
 
 
-def test_inception_auxiliary_loss_has_weight_0_4():
+def test_inception_auxiliary_loss_has_weight_0_4_and_googlenets_two_0_3():
     labels = torch.tensor([0, 1])
     logits, aux = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     loss, main = vision.classification_loss((logits, aux), labels)
     ce = torch.nn.functional.cross_entropy
     assert torch.allclose(loss, ce(logits, labels) + 0.4 * ce(aux, labels)) and main is logits
+    other = torch.tensor([[1.0, 3.0], [0.5, 0.0]])
+    loss, main = vision.classification_loss((logits, aux, other), labels)  # GoogLeNet: main, aux2, aux1
+    assert torch.allclose(loss, ce(logits, labels) + 0.3 * ce(aux, labels) + 0.3 * ce(other, labels))
+
+
+def test_resizing_uses_the_interpolation_each_models_weights_were_trained_with():
+    from torchvision.transforms import InterpolationMode
+    assert vision.preprocessing_for("resnet18")["interpolation"] == "bilinear"
+    prep = vision.preprocessing_for("efficientnet_b0")
+    assert prep["interpolation"] == "bicubic"
+    resize = next(t for t in vision.eval_transform(prep).transforms if type(t).__name__ == "Resize")
+    crop = next(t for t in vision.train_transform(prep, augment=True).transforms
+                if type(t).__name__ == "RandomResizedCrop")
+    assert resize.interpolation == crop.interpolation == InterpolationMode.BICUBIC
+    saved_before = {key: value for key, value in prep.items() if key != "interpolation"}
+    resize = next(t for t in vision.eval_transform(saved_before).transforms if type(t).__name__ == "Resize")
+    assert resize.interpolation == InterpolationMode.BILINEAR
+
+
+def test_a_vision_transformer_is_built_for_its_weights_input_size(monkeypatch):
+    built = {}
+    monkeypatch.setattr(pretrained.torchvision.models, "get_model", lambda arch, **kwargs: built.update(kwargs))
+    pretrained.random_model("vit_h_14", pretrained_layout=True)  # its DEFAULT weights take 518 x 518
+    assert built["image_size"] == 518 == vision.preprocessing_for("vit_h_14")["crop"]
+    pretrained.random_model("vit_b_16", pretrained_layout=False)
+    assert built["image_size"] == 224
+
+
+def test_the_chosen_svm_predicts_what_the_saved_model_predicts():
+    import feature
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6), 12)
+    features = (rng.normal(size=(len(labels), 5)) + 0.5 * labels[:, None]).astype(np.float32)
+    svm = feature.choose_svm(features, labels, "auto", folds=3, seed=0).best_estimator_
+    test = rng.normal(size=(400, 5)).astype(np.float32) * 3  # far from the classes: one-vs-one votes often tie
+    saved = vision.SVMScores(**vision.SVMScores.parameters_of(svm))(torch.from_numpy(test)).numpy()
+    assert np.array_equal(svm.predict(test), saved.argmax(1))
+
+
+def test_the_feature_cache_knows_a_weights_file_by_its_content(tmp_path):
+    import feature
+    weights = tmp_path / "backbone.pth"
+    weights.write_bytes(b"first weights")
+    stat = weights.stat()
+    args = Namespace(model="resnet18", weights=str(weights), seed=0)
+    prep = vision.preprocessing_for("resnet18")
+    first = feature.cache_key(args, tmp_path, [], prep)
+    weights.write_bytes(b"other weights")  # same size, and the old timestamps put back, as `cp -p` would
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert feature.cache_key(args, tmp_path, [], prep) != first
+    assert feature.cache_key(Namespace(model="resnet18", weights="default", seed=0), tmp_path, [], prep) != \
+        feature.cache_key(Namespace(model="resnet18", weights="none", seed=0), tmp_path, [], prep)
 
 
 def test_label_smoothing_trains_towards_eps_over_classes_and_evaluation_stays_plain():

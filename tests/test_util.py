@@ -301,3 +301,27 @@ def test_numbers_and_seeds_out_of_range_are_refused():
         with pytest.raises(argparse.ArgumentTypeError):
             util.seed_number(text)
     assert util.positive(int)("99999999999999999999") == 99999999999999999999
+
+
+def test_a_run_without_pretrained_weights_says_so_in_its_last_line_and_the_summary(isolated, capsys):
+    util.start_run(_args(demo=False), "features", "birds", "resnet18").finish({"test_accuracy": 0.5,
+                                                                              "pretrained": False})
+    util.start_run(_args(demo=True), "features", "demo_images", "resnet18").finish({"test_accuracy": 0.5,
+                                                                                    "pretrained": True})
+    printed = capsys.readouterr().out
+    assert "(RANDOM weights: not pretrained)" in printed and "(DEMO DATA: not a real result)" in printed
+    rows = {line.split(" | ")[0]: line for line in (isolated / "results" / "SUMMARY.md").read_text().splitlines()}
+    assert rows["| features/birds_resnet18"].endswith("| RANDOM weights: not pretrained |")
+    assert rows["| features/demo_images_resnet18"].endswith("| DEMO DATA: not a real result |")
+
+
+def test_curves_mark_the_kept_epoch_and_count_epochs_in_whole_numbers(tmp_path, monkeypatch):
+    plt = util.pyplot()
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)  # keep the figure to look at it
+    util.plot_curves({"train_loss": [1.0, 0.5, 0.7], "valid_accuracy": [0.5, 0.8, 0.6]}, tmp_path / "c.png", kept=2)
+    loss_panel, accuracy_panel = drawn[0].axes
+    assert accuracy_panel.get_ylabel() == "accuracy" and loss_panel.get_ylabel() == "loss"
+    for panel in (loss_panel, accuracy_panel):
+        assert "kept (epoch 2)" in [line.get_label() for line in panel.get_lines()]
+        assert all(float(tick).is_integer() for tick in panel.get_xticks())
