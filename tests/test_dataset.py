@@ -384,6 +384,44 @@ def test_iterators_are_sequence_first_bucketed_padded_and_repeatable(isolated):
     assert all(a.max() <= b.min() for a, b in zip(test_lengths, test_lengths[1:]))  # evaluation: sorted
 
 
+def _iterated(iterator):
+    """(token ids, label) of every text an iterator yields in one pass, each cut to its length."""
+    return [(tuple(batch.sentence[:n, j].tolist()), int(batch.label[j]))
+            for batch in iterator for j, n in enumerate(batch.lengths.tolist())]
+
+
+def test_the_validation_iterator_reads_exactly_the_held_out_training_texts(isolated):
+    # every text is told apart by its two numbered words, so the validation and training batches can be
+    # traced back to the texts: together they are the training set, each text on one side only
+    rows = [(f"n{i // 8} m{i % 8} {'good' if i % 2 else 'bad'}", "pos" if i % 2 else "neg") for i in range(40)]
+    folder = isolated / "data" / "sentiment"
+    _write_csv(folder / "train.csv", rows)
+    _write_csv(folder / "test.csv", [("n0 m0 good", "pos"), ("n1 m1 bad", "neg")])
+    its = dataset.load_text_iterators("sentiment", 4, valid_fraction=0.25, seed=0)
+    text_of = {tuple(its.vocab.encode(dataset.tokenize(text))): (text, label) for text, label in rows}
+    assert len(text_of) == 40  # no two texts encode alike, so the batches name their texts
+    valid, train = _iterated(its.valid), _iterated(its.train)
+    assert len(valid) == 10 and len(train) == 30
+    assert sorted(text_of[ids][0] for ids, _ in valid + train) == sorted(text for text, _ in rows)
+    assert all(its.classes[label] == text_of[ids][1] for ids, label in valid + train)  # labels stay with texts
+    # the TensorFlow loader holds out the same texts for the same seed
+    held = dataset.load_text_dataset("sentiment", 3, valid_fraction=0.25, seed=0).held
+    assert sorted(text_of[ids][0] for ids, _ in valid) == sorted(rows[i][0] for i in held)
+
+
+def test_max_seq_len_cuts_every_text_of_every_iterator_to_its_first_words(isolated):
+    its = dataset.load_text_iterators("sentiment", 16, valid_fraction=0.2, seed=0, max_seq_len=5, demo=True)
+    for iterator in (its.train, its.valid, its.test):
+        batches = list(iterator)
+        assert all(b.sentence.shape[0] <= 5 and int(b.lengths.max()) <= 5 for b in batches)
+        assert any(int(b.lengths.max()) == 5 for b in batches)  # the limit binds: demo texts are longer
+    texts, labels = dataset.read_text_split("sentiment", "test", demo=True)
+    assert max(len(dataset.tokenize(text)) for text in texts) > 5
+    expected = [(tuple(its.vocab.encode(dataset.tokenize(text))[:5]), its.classes.index(label))
+                for text, label in zip(texts, labels)]
+    assert sorted(_iterated(its.test)) == sorted(expected)
+
+
 def test_load_dataset_gives_the_torchtext_style_triple(isolated):
     train, test, vocab_size = dataset.load_dataset("sentiment", 8, demo=True)
     batch = next(iter(test))

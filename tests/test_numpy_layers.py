@@ -193,6 +193,34 @@ def test_max_pool_hand_computed_case_and_gradient(rng):
     assert rel_error(max_pool_backward(dout, cache), num_dx) < 1e-6
 
 
+def test_max_pool_gives_a_tied_windows_gradient_to_its_first_maximum_only():
+    # the docstring's rule: tied maxima do not share; the first in row-major order takes all of dout
+    x = np.array([[[[0.0, 0.0, -1.0, 2.0, 5.0, 1.0],       # window 1: all four tie at 0
+                    [0.0, 0.0, 2.0, 2.0, 5.0, 5.0]]]])     # window 2: three tie at 2; window 3: 5s
+    out, cache = max_pool_forward(x, POOL)
+    np.testing.assert_array_equal(out, [[[[0.0, 2.0, 5.0]]]])
+    dx = max_pool_backward(np.array([[[[3.0, 5.0, 7.0]]]]), cache)
+    np.testing.assert_array_equal(dx, [[[[3.0, 0.0, 0.0, 5.0, 7.0, 0.0],
+                                         [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]]])
+    # overlapping windows (stride 1) over a constant image: each window's first cell, accumulated
+    x = np.zeros((1, 1, 3, 3))
+    out, cache = max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 1})
+    dx = max_pool_backward(np.array([[[[1.0, 2.0], [4.0, 8.0]]]]), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1.0, 2.0, 0.0], [4.0, 8.0, 0.0], [0.0, 0.0, 0.0]])
+    # and, with ties almost everywhere (values 0 or 1), the same as PyTorch and the loop reference
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, (2, 3, 6, 7)).astype(float)
+    for pool_param in (POOL, {"pool_height": 3, "pool_width": 2, "stride": 1}):
+        out, cache = max_pool_forward(x, pool_param)
+        dout = rng.standard_normal(out.shape)
+        dx = max_pool_backward(dout, cache)
+        kernel, stride = (pool_param["pool_height"], pool_param["pool_width"]), pool_param["stride"]
+        _, (t_dx,) = torch_grads(lambda v: F.max_pool2d(v, kernel, stride), [x], dout)
+        np.testing.assert_allclose(dx, t_dx, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(dx, max_pool_backward_naive(dout, max_pool_forward_naive(x, pool_param)[1]),
+                                   rtol=1e-12, atol=1e-14)
+
+
 # --------------------------------------------------------------------------- recurrent layers
 
 def test_sigmoid_is_stable():

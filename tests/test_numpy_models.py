@@ -184,6 +184,51 @@ def test_solver_histories_best_params_and_errors(rng):
         Solver(model, data, learning_rate=0.1)
 
 
+class CountingModel:
+    """A stand-in model whose one parameter grows by 1 per SGD step (gradient -1 at learning rate 1) and
+    that records which training examples each step saw (the inputs are the examples' indices)."""
+
+    def __init__(self):
+        self.params = {"w": np.zeros(2)}
+        self.batches = []
+
+    def loss(self, X, y=None):
+        if y is None:
+            return np.zeros((len(X), 2))
+        self.batches.append(X[:, 0].astype(int).tolist())
+        return 0.0, {"w": -np.ones(2)}
+
+
+def counting_solver(num_epochs):
+    data = {"X_train": np.arange(20.0)[:, None], "y_train": np.zeros(20, int),
+            "X_val": np.zeros((4, 1)), "y_val": np.zeros(4, int)}
+    model = CountingModel()
+    solver = Solver(model, data, update_rule="sgd", optim_config={"learning_rate": 1.0}, num_epochs=num_epochs,
+                    batch_size=5, verbose=False, seed=0)
+    return model, solver
+
+
+def test_solver_keeps_the_params_of_the_best_validation_epoch_not_the_last(monkeypatch):
+    # 4 steps an epoch move w by +4; validation accuracy before training and after epochs 1-3 is
+    # 0.1, 0.9, 0.5, 0.6, so the params to keep are those after epoch 1
+    model, solver = counting_solver(3)
+    accuracies = iter([0.1, 0.9, 0.5, 0.6])
+    monkeypatch.setattr(solver, "check_accuracy",
+                        lambda X, y, num_samples=None: next(accuracies) if X is solver.X_val else 0.5)
+    solver.train()
+    assert solver.val_acc_history == [0.1, 0.9, 0.5, 0.6] and solver.best_val_acc == 0.9
+    np.testing.assert_array_equal(model.params["w"], [4.0, 4.0])
+    assert len(model.batches) == 12  # the training did go on to w = 12
+
+
+def test_solver_visits_every_example_once_an_epoch_in_a_new_order():
+    model, solver = counting_solver(2)
+    solver.train()
+    first, second = model.batches[:4], model.batches[4:]
+    assert sorted(sum(first, [])) == sorted(sum(second, [])) == list(range(20))
+    assert first != second and sum(first, []) != list(range(20))  # shuffled, and differently each epoch
+
+
 # --------------------------------------------------------------------------- captioning
 
 def small_vocab():

@@ -107,6 +107,46 @@ def test_fashion_mnist_splits(tmp_path, monkeypatch):
     assert abs(float(data["X_train"].mean())) < 1e-3 and abs(float(data["X_train"].std()) - 1) < 1e-3
 
 
+def test_digit_splits_are_standardised_with_the_training_images_statistics(tmp_path, monkeypatch):
+    # the demo-data version of test_fashion_mnist_splits, which needs the real data
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    import argparse
+
+    import numpy as np
+
+    import dataset
+    import digit_classification
+    args = argparse.Namespace(dataset="mnist", data_dir=str(tmp_path), demo=True, seed=0)
+    data = digit_classification.load_splits(args)
+    assert [data[k].shape for k in ("X_train", "X_val", "X_test")] == [(1800, 1, 28, 28), (200, 1, 28, 28),
+                                                                       (500, 1, 28, 28)]
+    assert all(data[k].dtype == np.float32 for k in ("X_train", "X_val", "X_test"))
+    assert all(data[k].dtype == np.int64 for k in ("y_train", "y_val", "y_test"))
+    assert abs(float(data["X_train"].mean())) < 1e-4 and abs(float(data["X_train"].std()) - 1) < 1e-4
+    # one affine map, read off the test images (whose order is kept), takes every split back to its pixels:
+    # validation and test images were standardised with the training images' mean and deviation
+    (x_train, y_train), (x_test, y_test) = dataset.load_mnist(demo=True, data_dir=tmp_path)
+    pixels = x_test.astype(np.float64)
+    scale = pixels.std() / data["X_test"].astype(np.float64).std()
+    shift = pixels.mean() - scale * data["X_test"].astype(np.float64).mean()
+
+    def back_to_pixels(x):
+        return x[:, 0].astype(np.float64) * scale + shift
+    np.testing.assert_allclose(back_to_pixels(data["X_test"]), pixels, atol=1e-3)
+    np.testing.assert_array_equal(data["y_test"], y_test)
+    train, valid = back_to_pixels(data["X_train"]), back_to_pixels(data["X_val"])
+    assert np.abs(np.concatenate([train, valid]) - np.round(np.concatenate([train, valid]))).max() < 1e-3
+    # ...that mean and deviation are those of the training images alone, in [0, 1] pixel units
+    assert shift / 255 == pytest.approx(train.mean() / 255, abs=1e-5)
+    assert scale / 255 == pytest.approx(train.std() / 255, rel=1e-5)
+    # and training plus validation images, with their labels, are the original training set
+
+    def rows(images, labels):
+        return sorted(np.round(image).astype(np.uint8).tobytes() + bytes([label]) for image, label in zip(images, labels))
+    assert rows(np.concatenate([train, valid]), np.concatenate([data["y_train"], data["y_val"]])) == \
+        rows(x_train, y_train)
+
+
 def test_image_captioning_demo(tmp_path):
     out = tmp_path / "out"
     result = run("image_captioning.py", "--demo", "--results-dir", out, data_dir=tmp_path)

@@ -1,12 +1,14 @@
 """Part 1 text (PyTorch): batches, packing, learning, GloVe, saving/predicting, the char model, CLI errors."""
 import csv
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 PART1 = REPO / "part1_pytorch"
 sys.path.insert(0, str(PART1))
 
+import char_rnn  # noqa: E402
 import dataset  # noqa: E402
 import text_models  # noqa: E402
 from char_rnn import CharRNN, export_scripted, load_scripted, sample_text  # noqa: E402
@@ -110,10 +113,25 @@ def test_gradients_reach_every_parameter():
 def test_bag_of_words_is_binary_and_ignores_padding():
     model = text_models.BagOfWords(10, 1)
     with torch.no_grad():
-        model.fc.weight.copy_(torch.arange(10.0).unsqueeze(0))
+        model.fc.weight.copy_(torch.arange(10.0).unsqueeze(0) + 100)  # the padding id 0 weighs 100, not 0
         model.fc.bias.zero_()
     sentence = torch.tensor([[3, 5], [3, 0], [4, 0]])  # (T=3, B=2): "3 3 4" and "5"
-    assert model(sentence, torch.tensor([3, 1])).squeeze(1).tolist() == [7.0, 5.0]
+    assert model(sentence, torch.tensor([3, 1])).squeeze(1).tolist() == [207.0, 105.0]
+
+
+@pytest.mark.parametrize("build", [lambda: text_models.AverageEmbedding(30, 8, 3),
+                                   lambda: text_models.BagOfWords(30, 3)], ids=["avg", "bow"])
+def test_padding_never_changes_the_output_of_the_baselines(build):
+    # each sentence alone (no padding) must give what it gives in a batch padded to the longest one:
+    # the average divides by the true length, the bag of words does not count the padding id
+    torch.manual_seed(0)
+    model = build().eval()  # random weights: the bag of words' weight for the padding id 0 is not zero
+    lengths = torch.tensor([6, 2, 4, 1])
+    sentence = torch.randint(2, 30, (6, 4))
+    sentence[torch.arange(6).unsqueeze(1) >= lengths] = 0
+    batched = model(sentence, lengths)
+    alone = torch.cat([model(sentence[:n, i:i + 1], lengths[i:i + 1]) for i, n in enumerate(lengths.tolist())])
+    torch.testing.assert_close(batched, alone, atol=1e-6, rtol=1e-5)
 
 
 LEARNERS = {
@@ -168,6 +186,28 @@ def test_fit_sets_each_epochs_learning_rate_from_the_schedule(data_dir, monkeypa
     assert smoothing == [0.0] * 4 + [0.1] * 3  # evaluate (patched above) takes none: it reports the plain loss
 
 
+def test_fit_leaves_the_model_at_its_best_validation_epoch_not_its_last(monkeypatch):
+    # every "epoch" moves every weight by +1 (in place, as an optimiser does); validation accuracy is
+    # 0.9, 0.5, 0.6, so the weights to keep are those after epoch 1: the start plus 1, not plus 3
+    def step_every_weight(model, batches, optimizer, device, clip, desc="", label_smoothing=0.0):
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(1.0)
+        return {"loss": 1.0, "accuracy": 0.5}
+    accuracies = iter([0.9, 0.5, 0.6])
+    monkeypatch.setattr(text_models, "train_epoch", step_every_weight)
+    monkeypatch.setattr(text_models, "evaluate",
+                        lambda model, batches, device: {"loss": 1.0, "accuracy": next(accuracies)})
+    torch.manual_seed(0)
+    model = text_models.RNNClassifier(12, 4, 5, 2, unit="gru")
+    start = {name: value.clone() for name, value in model.state_dict().items()}
+    result = text_models.fit(model, SimpleNamespace(train=[], valid=[]), epochs=3, lr=0.01,
+                             device=torch.device("cpu"))
+    assert result["best_epoch"] == 1 and result["valid_accuracy"] == 0.9 and result["epochs_run"] == 3
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, start[name] + 1, msg=name)
+
+
 def test_label_smoothing_mixes_the_true_class_with_a_uniform_target():
     torch.manual_seed(0)
     logits, labels = torch.randn(6, 5), torch.tensor([0, 4, 2, 2, 1, 3])
@@ -196,6 +236,12 @@ def test_saved_model_predicts_the_same(tmp_path, data_dir):
     expected = torch.softmax(model(*encoded), 1)
     np.testing.assert_allclose(loaded.probabilities(sentences), expected.detach().numpy(), atol=1e-6)
     assert loaded.classes == ["neg", "pos"]
+    # the encoding itself, checked against the vocabulary by hand: a known word reads its id, an unknown
+    # word <unk> (1), an empty text one <unk>, and the shorter text is padded with 0
+    itos = data.vocab.itos
+    assert "wonderful" in itos and "zzzz" not in itos
+    tokens, lengths = loaded.encode(["zzzz wonderful", ""])
+    assert tokens.tolist() == [[1, 1], [itos.index("wonderful"), 0]] and lengths.tolist() == [2, 1]
 
 
 # --------------------------------------------------------------------------- GloVe
@@ -276,20 +322,25 @@ def test_glove_vocab_adds_glove_words_absent_from_training_as_fixed_rows(tmp_pat
 
 # --------------------------------------------------------------------------- character model
 
-def test_char_model_scripted_export_generates_the_same_text(tmp_path):
-    text = "the cat sat on the mat. " * 40
+def char_model_trained_on(text, steps=30):
+    """A small CharRNN after `steps` Adam steps on the whole text, and its last training loss."""
     torch.manual_seed(0)
     model = CharRNN("".join(sorted(set(text))), embedding_dim=8, hidden_dim=16, num_layers=2)
     ids = torch.tensor([[model.char_to_index[c] for c in text]])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(30):
+    for _ in range(steps):
         logits, _ = model(ids[:, :-1])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[0, 1:])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert loss.item() < 2.0  # log(11) = 2.4 is a uniform guess
-    model.eval()
+    return model.eval(), loss.item()
+
+
+def test_char_model_scripted_export_generates_the_same_text(tmp_path):
+    text = "the cat sat on the mat. " * 40
+    model, loss = char_model_trained_on(text)
+    assert loss < 2.0  # log(11) = 2.4 is a uniform guess
     export_scripted(model, tmp_path / "char.pt")
     scripted = load_scripted(tmp_path / "char.pt")
     for temperature, top_k in ((1.0, 0), (0.5, 3)):
@@ -297,6 +348,66 @@ def test_char_model_scripted_export_generates_the_same_text(tmp_path):
         assert eager.startswith("the ") and len(eager) == 84 and set(eager) <= set(text)
         assert sample_text(scripted, 7, "the ", 80, temperature, top_k) == eager
     assert sample_text(model, 8, "the ", 80, 1.0, 0) != sample_text(model, 7, "the ", 80, 1.0, 0)
+
+
+def test_char_chunks_pair_each_character_with_the_next_one():
+    data = torch.arange(20).reshape(2, 10)  # two streams: 0..9 and 10..19
+    pairs = [(x.tolist(), y.tolist()) for x, y in char_rnn.chunks(data, 4)]
+    assert pairs == [([[0, 1, 2, 3], [10, 11, 12, 13]], [[1, 2, 3, 4], [11, 12, 13, 14]]),
+                     ([[4, 5, 6, 7], [14, 15, 16, 17]], [[5, 6, 7, 8], [15, 16, 17, 18]]),
+                     ([[8], [18]], [[9], [19]])]  # the last character is only ever a target
+
+
+def greedy_by_rerunning_the_prefix(model, prime, length):
+    """The likeliest next character, each step computed from the whole text so far (no carried state)."""
+    ids = [model.char_to_index[c] for c in prime]
+    with torch.no_grad():
+        for _ in range(length):
+            logits, _ = model(torch.tensor([ids]))
+            ids.append(int(logits[0, -1].argmax()))
+    return "".join(model.chars[i] for i in ids)
+
+
+def test_char_model_generation_carries_its_state_like_rereading_the_whole_prefix(tmp_path):
+    # top-k 1 is greedy decoding: generate (which feeds one character at a time with the carried hidden
+    # state), eager and scripted, must write what rereading the whole prefix at every step writes
+    # (trained a little, so that the likeliest next character depends on more than the last one)
+    model, _ = char_model_trained_on("the cat sat on the mat. " * 40, steps=60)
+    export_scripted(model, tmp_path / "char.pt")
+    scripted = load_scripted(tmp_path / "char.pt")
+    expected = greedy_by_rerunning_the_prefix(model, "the ", 40)
+    assert sample_text(model, 0, "the ", 40, 1.0, 1) == expected
+    assert sample_text(scripted, 0, "the ", 40, 1.0, 1) == expected
+
+
+def test_char_rnn_demo_writes_a_run_that_beats_a_uniform_guess_and_exports_the_same_generator(tmp_path, data_dir):
+    out = tmp_path / "run"
+    result = script("char_rnn.py", "--demo", "--threads", "1", "--time-limit", "30", "--sample-every", "30",
+                    "--length", "120", "--results-dir", out, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["demo"] and metrics["dataset"] == "demo_chars" and metrics["steps"] > 0
+    assert metrics["valid_bpc"] < math.log2(metrics["vocab_size"])  # below a uniform guess over the characters
+    assert metrics["valid_bpc"] == min(metrics["curves"]["valid_bpc"])  # the best checkpoint is the one kept
+    assert metrics["export_generates_same_text"] is True
+    samples = (out / "samples.txt").read_text()
+    assert samples.count("--- step ") == len(metrics["curves"]["valid_bpc"]) >= 2  # one sample per checkpoint
+    generated = (out / "generated.txt").read_text().rstrip("\n")
+    assert len(generated) == 120 and (out / "curves.png").stat().st_size > 0
+    # the saved weights are the kept ones: their validation loss is the reported best, recomputed here
+    checkpoint = torch.load(out / "model.pt", weights_only=True)
+    model = CharRNN(**checkpoint["hyperparameters"])
+    model.load_state_dict(checkpoint["state_dict"])
+    text = (data_dir / "demo_chars" / "text.txt").read_text(encoding="utf-8")
+    ids = char_rnn.encode(text, "".join(model.chars))
+    valid = char_rnn.streams(ids[int(len(ids) * 0.95):], 8)
+    assert char_rnn.validation_loss(model, valid, 64) == pytest.approx(metrics["valid_loss"], rel=1e-4)
+    # and both saved files, read back by --generate, write the run's generated text
+    for name in ("char_rnn_scripted.pt", "model.pt"):
+        again = script("char_rnn.py", "--generate", out / name, "--length", "120", "--threads", "1",
+                       data_dir=data_dir)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert again.stdout.rstrip("\n") == generated, name
 
 
 # --------------------------------------------------------------------------- scripts end to end

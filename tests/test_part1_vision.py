@@ -171,6 +171,46 @@ def test_training_loop_learns_an_easy_problem():
     assert max(curves["valid_accuracy"]) == 1.0 and curves["valid_accuracy"][best - 1] == 1.0
 
 
+def test_fit_leaves_the_model_at_its_best_validation_epoch_not_its_last(monkeypatch):
+    # every training epoch moves every weight by +1 (in place, as an optimiser does); validation accuracy
+    # is 0.9, 0.5, 0.6, so the weights to keep are those after epoch 1: the start plus 1, not plus 3
+    accuracies = iter([0.9, 0.5, 0.6])
+
+    def fake_epoch(model, data, device, optimizer=None, desc="", label_smoothing=0.0):
+        if optimizer is None:
+            return 1.0, next(accuracies)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(1.0)
+        return 1.0, 0.5
+    monkeypatch.setattr(vision, "run_epoch", fake_epoch)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    start = {name: value.clone() for name, value in model.named_parameters()}
+    curves, best = vision.fit(model, [], [], torch.optim.SGD(model.parameters(), lr=0.1), epochs=3,
+                              device=torch.device("cpu"))
+    assert best == 1 and curves["valid_accuracy"] == [0.9, 0.5, 0.6]
+    for name, value in model.named_parameters():
+        torch.testing.assert_close(value, start[name] + 1, msg=name)
+
+
+def test_resnet18_preprocessing_is_imagenets_and_the_transform_applies_it():
+    prep = vision.preprocessing_for("resnet18")
+    assert prep["resize"] == 256 and prep["crop"] == 224
+    assert prep["mean"] == pytest.approx([0.485, 0.456, 0.406]) and prep["std"] == pytest.approx([0.229, 0.224, 0.225])
+    small = vision.preprocessing_for("resnet18", 112)  # a smaller crop keeps the 256 / 224 ratio
+    assert (small["resize"], small["crop"]) == (128, 112) and small["mean"] == prep["mean"]
+    from PIL import Image
+    colour = (200, 100, 30)
+    image = vision.eval_transform(prep)(Image.new("RGB", (300, 260), colour))
+    assert image.shape == (3, 224, 224)
+    expected = [(v / 255 - m) / s for v, m, s in zip(colour, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))]
+    for channel, value in enumerate(expected):
+        torch.testing.assert_close(image[channel], torch.full((224, 224), value), atol=1e-5, rtol=0)
+    shown = vision.denormalise(image.unsqueeze(0), prep)[0]  # and display undoes it
+    torch.testing.assert_close(shown[:, 0, 0], torch.tensor(colour) / 255, atol=1e-5, rtol=0)
+
+
 def test_inception_auxiliary_loss_has_weight_0_4_and_googlenets_two_0_3():
     labels = torch.tensor([0, 1])
     logits, aux = torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0]])

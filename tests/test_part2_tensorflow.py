@@ -126,6 +126,33 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     step(tf.constant([1.0, -1.0]))
     results["adam_step_at_lr_0"] = float(np.max(np.abs(var.numpy() - results["adam_first_step"])))
 
+    # Adam clips the gradients' global norm: after a first step under the clip, a step with gradients of norm 10
+    # (clip 5) moves the variables as the same gradients halved do without clipping (Adam's update is not
+    # scale-free after a first step, so skipping the clip changes it)
+    def two_adam_steps(clip, second):
+        a, b = tf.Variable([1.0, -2.0]), tf.Variable([0.5])
+        adam = text_rnn.Adam([a, b], lr=0.1, clip=clip)
+        adam.apply([tf.constant([0.3, -0.4]), tf.constant([0.0])])  # norm 0.5
+        adam.apply([tf.constant(g) for g in second])
+        return np.concatenate([a.numpy(), b.numpy()])
+    big, halved = ([6.0, 0.0], [8.0]), ([3.0, 0.0], [4.0])  # global norms 10 and 5 (each tensor alone: 6, 8)
+    results["clipped_step_diff"] = float(np.max(np.abs(two_adam_steps(5.0, big) - two_adam_steps(1e9, halved))))
+    results["unclipped_step_gap"] = float(np.max(np.abs(two_adam_steps(1e9, big) - two_adam_steps(1e9, halved))))
+
+    # train_keeping_best restores the best validation epoch's values: each epoch adds 1 to every variable and
+    # validation accuracy goes 0.9, 0.5, 0.6, so the variables must end at their start plus 1
+    import tf_training
+    kept = [tf.Variable([1.0, 2.0]), tf.Variable(5.0)]
+
+    def add_one():
+        for variable in kept:
+            variable.assign_add(tf.ones_like(variable))
+        return tf.constant(1.0)
+    accuracies = iter([0.9, 0.5, 0.6])
+    curves, best = tf_training.train_keeping_best(kept, 3, lambda epoch: ([()], 1), add_one, lambda: next(accuracies))
+    results["kept_best_epoch"], results["kept_valid_accuracy"] = best, curves["valid_accuracy"]
+    results["kept_values"] = [variable.numpy().tolist() for variable in kept]
+
     # Label smoothing: the traced step's loss is (1 - eps) sparse cross-entropy + eps mean over classes of -log p
     model = text_rnn.TextRNN(50, 4, 8, 16, "gru", dropout=0.0, seed=3)  # no dropout: logits computed twice agree
     tokens, lengths = rng.integers(1, 50, size=(6, 5)).astype(np.int32), np.full(6, 5, np.int32)
@@ -291,6 +318,16 @@ def test_glove_words_absent_from_training_read_fixed_rows_and_are_saved(demo_run
 def test_adam_reads_its_learning_rate_at_every_step(checks):
     assert checks["adam_first_step"] == pytest.approx([0.9, -1.9], abs=1e-6)
     assert checks["adam_step_at_lr_0"] == 0.0
+
+
+def test_adam_clips_the_gradients_global_norm_before_its_step(checks):
+    assert checks["clipped_step_diff"] < 1e-6
+    assert checks["unclipped_step_gap"] > 1e-3  # without the clip the step would differ
+
+
+def test_training_leaves_the_variables_at_the_best_validation_epoch_not_the_last(checks):
+    assert checks["kept_best_epoch"] == 1 and checks["kept_valid_accuracy"] == [0.9, 0.5, 0.6]
+    assert checks["kept_values"] == [[2.0, 3.0], 6.0]  # the start plus one epoch, not plus three
 
 
 def test_rnn_learns_demo_task(checks):
