@@ -225,10 +225,10 @@ def train_svm(args) -> dict:
             "parameters": int(svm.coef_.size + svm.intercept_.size), "svm": (vectorizer, svm, classes)}
 
 
-def shown_name(result: dict, joint: str = " ") -> str:
-    """The model's name, saying so when a GloVe model ran without GloVe (a demo without the file)."""
+def shown_name(result: dict, note: str = " (no GloVe: random)") -> str:
+    """The model's name, with `note` when a GloVe model ran without GloVe (a demo without the file)."""
     missing = result["model"] in GLOVE_MODELS and result.get("glove_words_found") is None
-    return result["model"] + (f"{joint}(no GloVe: random)" if missing else "")
+    return result["model"] + (note if missing else "")
 
 
 def write_comparison(results: list[dict], run, data_name: str) -> None:
@@ -243,7 +243,7 @@ def write_comparison(results: list[dict], run, data_name: str) -> None:
     print("\n".join(lines))
     plt = util.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    names = [shown_name(r, joint="\n") for r in results]
+    names = [shown_name(r, note="\n(no GloVe)") for r in results]
     x = np.arange(len(names))
     ax.bar(x - 0.2, [r["valid_accuracy"] for r in results], 0.4, label="dev")
     ax.bar(x + 0.2, [r["test_accuracy"] for r in results], 0.4, label="test")
