@@ -374,6 +374,10 @@ def test_transfer_learning_demo_runs_both_scenarios(env, tmp_path):
     assert torch.equal(first_conv(frozen), first_conv(start))  # freeze trained the new last layer only
     assert not torch.equal(first_conv(tuned), first_conv(start))
     assert not torch.equal(frozen.classifier[1].weight, start.classifier[1].weight)
+    for scenario in ("finetune", "freeze"):  # each saved model predicts what its run reported
+        saved = saved_predictions(tmp_path / f"predictions_{scenario}.csv")
+        assert len(saved) == 24
+        assert reload_and_predict(tmp_path / f"{scenario}_model.pt", list(saved)) == list(saved.values())
 
 
 # --------------------------------------------------------------------------- bad input: exit 2, one sentence
