@@ -645,7 +645,7 @@ class Vocabulary:
         self.itos = list(itos)
         self.stoi = {token: i for i, token in enumerate(self.itos)}
         self.extra = extra
-        # False when every training token has its own id: then no training example reads <unk>'s embedding row.
+        # False when every training token has its own id: then only an empty text (encoded as <unk>) reads <unk>.
         self.unk_in_training = unk_in_training
 
     @classmethod
@@ -658,7 +658,9 @@ class Vocabulary:
             ranked = ranked[: max(0, max_size - 2)]
         known = set(ranked) | {"<pad>", "<unk>"}
         added = [t for t in dict.fromkeys(extra) if t not in known]
-        return cls(["<pad>", "<unk>"] + ranked + added, len(added), unk_in_training=len(ranked) < len(counts))
+        kept = known | set(added)  # a training word cut by max_size may come back among the extra words
+        return cls(["<pad>", "<unk>"] + ranked + added, len(added),
+                   unk_in_training=any(t not in kept for t in counts))
 
     def __len__(self) -> int:
         return len(self.itos)

@@ -156,26 +156,43 @@ def import_tensorflow_quietly() -> None:
     """Import TensorFlow without its start-up notices on the terminal; anything else it writes is passed on.
 
     Call it before `import tensorflow as tf`, which then finds the module already loaded. The notices come
-    from C++ code, straight to file descriptor 2, so they are caught there rather than in sys.stderr.
+    from C++ code, straight to file descriptor 2, so fd 2 is read through a pipe during the import and every
+    other line goes on to the terminal at once (a crash inside the import still shows its message).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the rest of TensorFlow's info and warning lines
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    terminal = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            sys.stderr.flush()
-            os.dup2(terminal, 2)
-            os.close(terminal)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not _TENSORFLOW_START_UP.search(line):
-                    sys.stderr.write(line)
-            sys.stderr.flush()
+    try:
+        sys.stderr.flush()
+        terminal = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no usable stderr (closed, pythonw): nothing to keep clean
+        import tensorflow  # noqa: F401
+        return
+    import faulthandler
+    import threading
+    read_end, write_end = os.pipe()
+    forwarder = threading.Thread(target=_forward_lines, args=(read_end, terminal), daemon=True)
+    forwarder.start()
+    if faulthandler.is_enabled():  # its crash report must reach the terminal, not the pipe
+        faulthandler.enable(file=terminal)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(terminal, 2)  # closes the pipe's last write end: the forwarder sees its end and stops
+        if faulthandler.is_enabled():
+            faulthandler.enable(file=2)
+        forwarder.join(timeout=10)
+        os.close(terminal)
+
+
+def _forward_lines(read_end: int, terminal: int) -> None:
+    """Copy lines from read_end to terminal as they come, leaving out TensorFlow's start-up notices."""
+    with os.fdopen(read_end, "rb") as lines:
+        for line in lines:
+            if not _TENSORFLOW_START_UP.search(line.decode(errors="replace")):
+                os.write(terminal, line)
 
 
 def check_valid_fraction(value: float) -> None:
@@ -386,10 +403,16 @@ class Run:
 _RUNS: list[Run] = []
 
 
+NO_GLOVE = "random (no GloVe file)"  # the embeddings a GloVe text run trained in a demo without the file
+
+
 def _run_notes(metrics: dict) -> list[str]:
-    """What makes a run's figures say nothing about the method: demo data, a network that was not pretrained."""
+    """What makes a run's figures say nothing about the method: demo data, a network that was not pretrained
+    (runs saved before `pretrained` was recorded say so in `weights`), GloVe asked for but not found."""
+    not_pretrained = metrics.get("pretrained") is False or "RANDOM weights" in str(metrics.get("weights", ""))
     return (["DEMO DATA: not a real result"] * bool(metrics.get("demo"))
-            + ["RANDOM weights: not pretrained"] * (metrics.get("pretrained") is False))
+            + ["RANDOM weights: not pretrained"] * not_pretrained
+            + ["no GloVe file: random embeddings"] * (metrics.get("embeddings") == NO_GLOVE))
 
 
 def _abandon_unfinished_runs() -> None:

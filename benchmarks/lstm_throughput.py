@@ -15,7 +15,6 @@ counts no thread's idle spinning).
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time

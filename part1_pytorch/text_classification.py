@@ -188,6 +188,7 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
     summary = {"model": name, "valid_accuracy": result["valid_accuracy"], "test_accuracy": test["accuracy"],
                "best_epoch": result["best_epoch"], "seconds": round(seconds, 1), "settings": settings,
                "glove_words_found": glove_found,
+               "embeddings": (util.NO_GLOVE if glove_found is None else "glove") if name in GLOVE_MODELS else None,
                "parameters": sum(p.numel() for p in model.parameters())}
     return summary, text_models.TextPredictor(model, vocab_words, data.classes)
 
@@ -227,8 +228,7 @@ def train_svm(args) -> dict:
 
 def shown_name(result: dict, note: str = " (no GloVe: random)") -> str:
     """The model's name, with `note` when a GloVe model ran without GloVe (a demo without the file)."""
-    missing = result["model"] in GLOVE_MODELS and result.get("glove_words_found") is None
-    return result["model"] + (note if missing else "")
+    return result["model"] + (note if result.get("embeddings") == util.NO_GLOVE else "")
 
 
 def write_comparison(results: list[dict], run, data_name: str) -> None:

@@ -48,8 +48,8 @@ def add_word_embedding(module: nn.Module, vocab_size: int, embedding_dim: int, f
 
 def start_untrained_unk_at_zero(module: nn.Module, vocab) -> None:
     """Zero <unk>'s embedding row (a bag of words: its weights) when every training word has its own id
-    (vocab.unk_in_training is False): no gradient ever reaches them then, and their random start would add the
-    same noise for every unseen word at test time."""
+    (vocab.unk_in_training is False): then only an empty training text could train them, and their random start
+    would add the same noise for every unseen word at test time."""
     if vocab.unk_in_training:
         return
     with torch.no_grad():
@@ -490,10 +490,11 @@ def run_classifier(args, script: str, name: str) -> dict:
     if args.embeddings == "glove":
         glove_found = init_glove(model, vocab_words, args.data_dir, args.glove, args.demo, args.seed)
     start_untrained_unk_at_zero(model, data.vocab)
-    # A demo without a GloVe file keeps random embeddings (init_glove said so): name the run after what it used.
-    embeddings = "random" if args.embeddings == "glove" and glove_found is None else args.embeddings
+    # A demo without a GloVe file keeps random embeddings (init_glove said so), with the GloVe settings: say so.
+    missing = args.embeddings == "glove" and glove_found is None
+    embeddings = util.NO_GLOVE if missing else args.embeddings
     model.embedding.weight.requires_grad_(not args.freeze_embeddings)
-    run = util.start_run(args, script, data_name, f"{args.unit}_{embeddings}")
+    run = util.start_run(args, script, data_name, f"{args.unit}_{'glove-missing' if missing else embeddings}")
     extra = f" ({data.vocab.extra:,} of them GloVe's, absent from training, kept fixed)" if data.vocab.extra else ""
     print(f"{args.unit.upper()} classifier, {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"{len(vocab_words):,} words{extra}, {len(classes)} classes, on {device}")

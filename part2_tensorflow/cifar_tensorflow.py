@@ -18,7 +18,6 @@ A validation split carved from the training images picks the best epoch; the tes
 The trained network is saved as a tf.saved_model of its tf.Module (signature `predict_logits(images)`).
 """
 import argparse
-import os
 
 import numpy as np
 

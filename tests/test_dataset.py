@@ -596,3 +596,11 @@ def test_concurrent_processes_can_build_the_same_demo_data(isolated):
     assert [p.returncode for p in processes] == [0, 0, 0], outputs
     assert dataset.read_text_split("sentiment", "train", demo=True)[0]
     assert not [p for p in (isolated / "data").iterdir() if p.name.startswith(".")]  # no scratch folders left
+
+
+def test_unk_counts_as_unused_in_training_when_the_extra_words_bring_back_every_cut_word():
+    tokens = [["a", "a", "b", "c"]]
+    capped = dataset.Vocabulary.build(tokens, max_size=3)  # <pad>, <unk>, "a": "b" and "c" read <unk>
+    assert capped.unk_in_training
+    assert not dataset.Vocabulary.build(tokens, max_size=3, extra=["b", "c"]).unk_in_training
+    assert dataset.Vocabulary.build(tokens, max_size=3, extra=["b"]).unk_in_training

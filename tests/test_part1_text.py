@@ -622,11 +622,13 @@ def test_too_few_training_texts_for_a_validation_split_is_a_user_error(tmp_path,
                                               "--results-dir", str(tmp_path / "run")])
 
 
-def test_a_demo_without_a_glove_file_names_its_run_after_the_random_embeddings_it_used(tmp_path, data_dir,
-                                                                                     monkeypatch, capsys):
+def test_a_demo_without_a_glove_file_says_its_run_trained_random_embeddings(tmp_path, data_dir, monkeypatch,
+                                                                           capsys):
     monkeypatch.setattr(text_models.util, "RESULTS_ROOT", tmp_path)
     import questions_lstm  # GloVe by default
     questions_lstm.main(["--demo", "--epochs", "1", "--threads", "1", "--data-dir", str(data_dir)])
     assert "keeping random embeddings" in capsys.readouterr().out
-    metrics = json.loads((tmp_path / "questions_lstm" / "demo_topics_lstm_random" / "metrics.json").read_text())
-    assert metrics["embeddings"] == "random" and metrics["glove_words_found"] is None
+    metrics = json.loads((tmp_path / "questions_lstm" / "demo_topics_lstm_glove-missing" / "metrics.json").read_text())
+    assert metrics["embeddings"] == "random (no GloVe file)" and metrics["glove_words_found"] is None
+    summary = (tmp_path / "SUMMARY.md").read_text()
+    assert "DEMO DATA: not a real result; no GloVe file: random embeddings" in summary

@@ -2,7 +2,10 @@ import argparse
 import concurrent.futures
 import csv
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -326,3 +329,27 @@ def test_curves_mark_the_kept_epoch_and_count_epochs_in_whole_numbers(tmp_path, 
     for panel in (loss_panel, accuracy_panel):
         assert "kept (epoch 2)" in [line.get_label() for line in panel.get_lines()]
         assert all(float(tick).is_integer() for tick in panel.get_xticks())
+
+
+def test_tensorflow_import_keeps_back_only_its_two_start_up_notices(tmp_path):
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os, sys\n"
+        "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "os.write(2, b'I0000 port.cc:153] oneDNN custom operations are on. You may see slightly different ...\\n')\n"
+        "os.write(2, b'E0000 a real C++ error line\\n')\n"
+        "print('a Python warning', file=sys.stderr)\n"
+        "raise ImportError('broken install')\n")
+    code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(REPO)!r}]; import util; " \
+           "util.import_tensorflow_quietly()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "absl::InitializeLog" not in result.stderr and "oneDNN" not in result.stderr
+    for kept in ("E0000 a real C++ error line", "a Python warning", "ImportError: broken install"):
+        assert kept in result.stderr, result.stderr
+    (fake / "__init__.py").write_text("loaded = True\n")  # with stderr closed the import still happens
+    result = subprocess.run([sys.executable, "-c", code + "; print('imported')"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, timeout=60, pass_fds=(),
+                            preexec_fn=lambda: os.close(2))
+    assert result.returncode == 0 and result.stdout.strip() == "imported"
