@@ -14,7 +14,6 @@ scored once at the end.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import os
@@ -37,12 +36,6 @@ SVM_GRID = {"linear": [{"svc__kernel": ["linear"], "svc__C": [1e-4, 1e-3, 1e-2, 
             "rbf": [{"svc__kernel": ["rbf"], "svc__C": [1, 10, 100], "svc__gamma": ["scale"]}]}
 
 
-@functools.lru_cache(maxsize=4)
-def weights_digest(path: Path, *stat) -> str:
-    """sha256 of a weights file, computed once per run (both splits ask); stat is part of the cache key only."""
-    return dataset.file_digest(path)
-
-
 def cache_key(args, split_dir: Path, samples: list[tuple[str, int]], prep: dict) -> str:
     """Hash of everything the features depend on: model, weights, the images of the split, the transform."""
     if args.weights == "none":
@@ -50,7 +43,7 @@ def cache_key(args, split_dir: Path, samples: list[tuple[str, int]], prep: dict)
     elif args.weights == "default":  # what DEFAULT means changes with torchvision's versions
         weights = f"{torchvision.models.get_model_weights(args.model).DEFAULT.name}-torchvision-{torchvision.__version__}"
     else:  # the content: a copy that keeps the timestamps (cp -p, rsync -a) must not pass for the file it replaced
-        weights = weights_digest(Path(args.weights).resolve(), *Path(args.weights).stat()[6:9])
+        weights = dataset.file_digest(Path(args.weights))
     images = [(path, label, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path, label in samples]
     text = json.dumps({"model": args.model, "weights": weights, "split": str(split_dir.resolve()),
                        "images": images, "transform": prep}, sort_keys=True)
