@@ -41,7 +41,8 @@ def cache_key(args, split_dir: Path, samples: list[tuple[str, int]], prep: dict)
     if args.weights == "none":
         weights = f"none-seed{args.seed}"  # random initialisation differs per seed
     elif args.weights == "default":  # what DEFAULT means changes with torchvision's versions
-        weights = f"{torchvision.models.get_model_weights(args.model).DEFAULT.name}-torchvision-{torchvision.__version__}"
+        default = torchvision.models.get_model_weights(args.model).DEFAULT
+        weights = f"{default.name}-torchvision-{torchvision.__version__}"
     else:  # the content: a copy that keeps the timestamps (cp -p, rsync -a) must not pass for the file it replaced
         weights = dataset.file_digest(Path(args.weights))
     images = [(path, label, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path, label in samples]

@@ -43,8 +43,8 @@ def main(argv=None):
     title = f"fine-tuned {result['description']}{' + augmentation' if args.augment else ''}"
     accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"], result["test_files"],
                                   result["class_names"], confusion="conf_finetune.png", predictions="predictions.csv")
-    warmup = {0: "", 1: " (epoch 1: the new layer alone)"}.get(args.warmup_epochs,
-                                                                f" (epochs 1-{args.warmup_epochs}: the new layer alone)")
+    span = "epoch 1" if args.warmup_epochs == 1 else f"epochs 1-{args.warmup_epochs}"
+    warmup = f" ({span}: the new layer alone)" if args.warmup_epochs else ""
     util.plot_curves(result["curves"], run.path("curves.png"), title=title + warmup, kept=result["best_epoch"])
     vision.save_classifier(run.path("model.pt"), result["model"], args.model, result["class_names"], result["prep"],
                            result["description"], augment=args.augment)

@@ -423,6 +423,10 @@ def loader(data, batch_size: int, shuffle: bool, workers: int, seed: int = 0) ->
 
 # --------------------------------------------------------------------------- training
 
+def epoch_count(epochs: int) -> str:
+    return f"{epochs} epoch{'s' * (epochs != 1)}"
+
+
 def classification_loss(outputs, labels: torch.Tensor,
                         label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of the main logits plus AUX_LOSS_WEIGHTS x that of any auxiliary head (Inception, GoogLeNet),
@@ -547,7 +551,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
     if freeze or warmup_epochs:
         trainable = freeze_backbone(model)
         stage_epochs = epochs if freeze else warmup_epochs
-        print(f"{label}training the new last layer alone ({trainable} parameters) for {stage_epochs} epoch{'s' * (stage_epochs != 1)}")
+        print(f"{label}training the new last layer alone ({trainable} parameters) for {epoch_count(stage_epochs)}")
         optimizer, scheduler = sgd([{"params": head, "lr": head_lr}], stage_epochs)
         curves, best_epoch = fit(model, train_loader, valid_loader, optimizer, stage_epochs, device, scheduler,
                                  label=label, label_smoothing=label_smoothing)
@@ -556,7 +560,7 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
             parameter.requires_grad_(True)
         head_ids = {id(p) for p in head}
         backbone = [p for p in model.parameters() if id(p) not in head_ids]
-        print(f"{label}training all layers for {epochs} epoch{'s' * (epochs != 1)}")
+        print(f"{label}training all layers for {epoch_count(epochs)}")
         optimizer, scheduler = sgd([{"params": backbone, "lr": lr}, {"params": head, "lr": head_lr}], epochs)
         warmup_state, warmup_best = copy.deepcopy(model.state_dict()), max(curves.get("valid_accuracy", [-1.0]))
         more, best = fit(model, train_loader, valid_loader, optimizer, epochs, device, scheduler, label=label,
