@@ -36,17 +36,22 @@ SVM_GRID = {"linear": [{"svc__kernel": ["linear"], "svc__C": [1e-4, 1e-3, 1e-2, 
             "rbf": [{"svc__kernel": ["rbf"], "svc__C": [1, 10, 100], "svc__gamma": ["scale"]}]}
 
 
-def cache_key(args, split_dir: Path, samples: list[tuple[str, int]], prep: dict) -> str:
-    """Hash of everything the features depend on: model, weights, the images of the split, the transform."""
+def weights_identity(args) -> str:
+    """What the features depend on of the weights; computed once per run (a file is hashed whole)."""
     if args.weights == "none":
-        weights = f"none-seed{args.seed}"  # random initialisation differs per seed
-    elif args.weights == "default":  # what DEFAULT means changes with torchvision's versions
+        return f"none-seed{args.seed}"  # random initialisation differs per seed
+    if args.weights == "default":  # what DEFAULT means changes with torchvision's versions
         default = torchvision.models.get_model_weights(args.model).DEFAULT
-        weights = f"{default.name}-torchvision-{torchvision.__version__}"
-    else:  # the content: a copy that keeps the timestamps (cp -p, rsync -a) must not pass for the file it replaced
-        weights = dataset.file_digest(Path(args.weights))
+        return f"{default.name}-torchvision-{torchvision.__version__}"
+    # the content: a copy that keeps the timestamps (cp -p, rsync -a) must not pass for the file it replaced
+    return dataset.file_digest(Path(args.weights))
+
+
+def cache_key(model: str, weights: str, split_dir: Path, samples: list[tuple[str, int]], prep: dict) -> str:
+    """Hash of everything the features depend on: model, weights (weights_identity), the split's images, the
+    transform."""
     images = [(path, label, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path, label in samples]
-    text = json.dumps({"model": args.model, "weights": weights, "split": str(split_dir.resolve()),
+    text = json.dumps({"model": model, "weights": weights, "split": str(split_dir.resolve()),
                        "images": images, "transform": prep}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -74,12 +79,13 @@ def extract(model, data, device, desc: str) -> tuple[np.ndarray, np.ndarray, dic
     return torch.cat(features).numpy(), torch.cat(labels).numpy(), timing
 
 
-def cached_features(args, model, split_dir: Path, images, prep: dict, cache_dir: Path, device, desc: str):
+def cached_features(args, weights: str, model, split_dir: Path, images, prep: dict, cache_dir: Path, device,
+                    desc: str):
     """Features of one split (`images`, the ImageFolder of split_dir) from the cache, or extracted and cached.
 
     Returns (features, labels, classes, paths, timing).
     """
-    path = cache_dir / f"{args.model}-{cache_key(args, split_dir, images.samples, prep)}.npz"
+    path = cache_dir / f"{args.model}-{cache_key(args.model, weights, split_dir, images.samples, prep)}.npz"
     if path.exists():
         print(f"{desc}: features from cache {path}")
         with np.load(path) as saved:
@@ -141,10 +147,11 @@ def main(argv=None):
     # Classes are checked first: extracting a split can take minutes, a mismatch should not wait for it.
     train_images, test_images = (dataset.image_dataset(d, vision.eval_transform(prep)) for d in (train_dir, test_dir))
     vision.check_classes(train_dir, train_images.classes, test_dir, test_images.classes)
-    train_x, train_y, classes, _, train_timing = cached_features(args, model, train_dir, train_images, prep, cache_dir,
-                                                                 device, "train")
-    test_x, test_y, _, test_paths, test_timing = cached_features(args, model, test_dir, test_images, prep, cache_dir,
-                                                                 device, "test")
+    weights = weights_identity(args)
+    train_x, train_y, classes, _, train_timing = cached_features(args, weights, model, train_dir, train_images, prep,
+                                                                 cache_dir, device, "train")
+    test_x, test_y, _, test_paths, test_timing = cached_features(args, weights, model, test_dir, test_images, prep,
+                                                                 cache_dir, device, "test")
 
     search = choose_svm(train_x, train_y, args.svm, args.folds, args.seed)
     chosen = {key.removeprefix("svc__"): value for key, value in search.best_params_.items()}

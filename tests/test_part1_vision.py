@@ -261,14 +261,17 @@ def test_the_feature_cache_knows_a_weights_file_by_its_content(tmp_path):
     weights = tmp_path / "backbone.pth"
     weights.write_bytes(b"first weights")
     stat = weights.stat()
-    args = Namespace(model="resnet18", weights=str(weights), seed=0)
     prep = vision.preprocessing_for("resnet18")
-    first = feature.cache_key(args, tmp_path, [], prep)
+
+    def key(weights, seed=0):
+        identity = feature.weights_identity(Namespace(model="resnet18", weights=weights, seed=seed))
+        return feature.cache_key("resnet18", identity, tmp_path, [], prep)
+
+    first = key(str(weights))
     weights.write_bytes(b"other weights")  # same size, and the old timestamps put back, as `cp -p` would
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert feature.cache_key(args, tmp_path, [], prep) != first
-    assert feature.cache_key(Namespace(model="resnet18", weights="default", seed=0), tmp_path, [], prep) != \
-        feature.cache_key(Namespace(model="resnet18", weights="none", seed=0), tmp_path, [], prep)
+    assert key(str(weights)) != first
+    assert key("default") != key("none") and key("none", seed=0) != key("none", seed=1)
 
 
 def test_label_smoothing_trains_towards_eps_over_classes_and_evaluation_stays_plain():
