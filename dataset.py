@@ -22,6 +22,7 @@ import contextlib
 import csv
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import math
@@ -219,10 +220,14 @@ def _verified(remote: Remote, path: Path) -> tuple[bool, str]:
 def _fetch_url(url: str, partial: Path, filename: str) -> None:
     with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
+        received = 0
         with util.progress(total=total, unit="B", unit_scale=True, desc=filename) as bar:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
+                received += len(block)
                 bar.update(len(block))
+    if total is not None and received != total:  # a dropped connection can end the read without an error
+        raise OSError(f"the connection closed after {received} of {total} bytes")
 
 
 def fetch(remote: Remote, folder: Path, dataset: str = "NAME") -> Path:
@@ -240,19 +245,17 @@ def fetch(remote: Remote, folder: Path, dataset: str = "NAME") -> Path:
         print(f"downloading {url}")
         try:
             _fetch_url(url, partial, remote.filename)
-        except (OSError, ValueError) as error:
-            partial.unlink(missing_ok=True)
+            ok, detail = _verified(remote, partial)
+            if not ok:  # a mirror may still have the right file
+                raise ValueError(f"wrong content, {detail}")
+            os.replace(partial, target)
+            return target
+        except (OSError, ValueError, http.client.HTTPException) as error:
             errors.append(f"{url}: {getattr(error, 'reason', error)}")
-            continue
-        ok, detail = _verified(remote, partial)
-        if not ok:
-            partial.unlink()
-            raise DatasetError(f"{remote.filename} from {url} has {detail}: the file was deleted, "
-                               f"try `python dataset.py download {dataset}` again")
-        os.replace(partial, target)
-        return target
-    raise DatasetError(f"could not download {remote.filename} ({'; '.join(errors)}): fetch it on a machine with "
-                       f"internet and run `python dataset.py prepare {dataset} --source FILE`")
+        finally:
+            partial.unlink(missing_ok=True)  # nothing unverified stays behind, Ctrl-C included
+    raise DatasetError(f"could not download {remote.filename} ({'; '.join(errors)}), and kept nothing: try again, or "
+                       f"fetch it on a machine with internet and run `python dataset.py prepare {dataset} --source FILE`")
 
 
 def download(name: str, data_dir=None) -> Path:
@@ -262,10 +265,28 @@ def download(name: str, data_dir=None) -> Path:
                            f"run `python dataset.py prepare {name} --source PATH`")
     cache = data_root(data_dir) / "downloads" / name
     files = [fetch(r, cache, name) for r in s.remotes]
-    return prepare(name, files[0] if len(files) == 1 else cache, data_dir)
+    try:
+        return prepare(name, files[0] if len(files) == 1 else cache, data_dir)
+    except DatasetError:
+        for remote, path in zip(s.remotes, files):
+            if not (remote.sha256 or remote.md5):  # unverified, and now suspect: the next download fetches it anew
+                path.unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------- preparing from a local copy
+
+def _extract_tar(archive: tarfile.TarFile, target: Path) -> None:
+    """Extract, refusing members that would land outside target (absolute paths, "..", links)."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(target, filter="data")
+        return
+    members = archive.getmembers()  # Python before 3.10.12 / 3.11.4 has no extraction filters
+    if any(not (m.isfile() or m.isdir()) or Path(m.name).is_absolute() or ".." in Path(m.name).parts
+           for m in members):
+        raise tarfile.TarError("it holds links or paths outside the archive")
+    archive.extractall(target, members=members)
+
 
 def _unpacked(source: Path, scratch: Path) -> Path:
     """A folder holding the source's content: the folder itself, or the archive unpacked into scratch."""
@@ -276,7 +297,7 @@ def _unpacked(source: Path, scratch: Path) -> Path:
     try:
         if name.endswith((".tar.gz", ".tgz", ".tar")):
             with tarfile.open(source) as archive:
-                archive.extractall(target, filter="data")
+                _extract_tar(archive, target)
         elif name.endswith(".zip"):
             with zipfile.ZipFile(source) as archive:
                 archive.extractall(target)
@@ -693,6 +714,9 @@ def read_text_csv(path: Path, known_labels=None) -> tuple[list[str], list[str]]:
     except UnicodeDecodeError:
         raise DatasetError(f"{path} is not UTF-8 text: prepare the dataset again with `python dataset.py prepare`, "
                            f"which writes UTF-8") from None
+    except OSError as error:  # not readable by this user, say
+        raise DatasetError(f"cannot read {path} ({error.strerror or error}): check its permissions, or prepare "
+                           f"the dataset into a folder of your own with --data-dir") from None
 
 
 def _read_text_rows(path: Path, known_labels) -> tuple[list[str], list[str]]:

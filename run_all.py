@@ -39,10 +39,11 @@ STEPS = [
     ("part1_pytorch/sentiment_gru.py", [], [], ["sentiment"]),
     ("part1_pytorch/spam_lstm.py", [], [], ["spam"]),
     ("part1_pytorch/spam_gru.py", [], [], ["spam"]),
-    ("part1_pytorch/questions_lstm.py", [], [], ["questions"]),
-    ("part1_pytorch/questions_gru.py", [], [], ["questions"]),
-    ("part1_pytorch/newsgroups_lstm.py", [], [], ["newsgroups"]),
-    ("part1_pytorch/newsgroups_gru.py", [], [], ["newsgroups"]),
+    # part 1 questions and newsgroups start from GloVe by default
+    ("part1_pytorch/questions_lstm.py", [], [], ["questions", "glove"]),
+    ("part1_pytorch/questions_gru.py", [], [], ["questions", "glove"]),
+    ("part1_pytorch/newsgroups_lstm.py", [], [], ["newsgroups", "glove"]),
+    ("part1_pytorch/newsgroups_gru.py", [], [], ["newsgroups", "glove"]),
     ("part1_pytorch/predict_text.py", [], None, []),
     ("part1_pytorch/text_classification.py", ["--all"], ["--all"], ["sentiment", "glove"]),
     ("part1_pytorch/char_rnn.py", [], None, []),
@@ -100,10 +101,13 @@ def main() -> None:
     parser.add_argument("--results-dir", default=None,
                         help="root of every script's run folders instead of results/ (sets $COURSE_RESULTS_DIR)")
     args = parser.parse_args()
+    if args.data_dir:  # the scripts run from the repository's folder: a relative path must mean the same to them
+        args.data_dir = str(Path(args.data_dir).resolve())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if args.results_dir:
-        util.RESULTS_ROOT = Path(args.results_dir).resolve()
-        env["COURSE_RESULTS_DIR"] = str(util.RESULTS_ROOT)
+    if env.get("COURSE_DATA_DIR"):  # a relative one too
+        env["COURSE_DATA_DIR"] = str(Path(env["COURSE_DATA_DIR"]).resolve())
+    util.RESULTS_ROOT = Path(args.results_dir or util.RESULTS_ROOT).resolve()
+    env["COURSE_RESULTS_DIR"] = str(util.RESULTS_ROOT)
     passed_on = util.command_options(data_dir=args.data_dir, seed=args.seed, epochs=args.epochs, device=args.device)
 
     rows = []

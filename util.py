@@ -14,6 +14,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import textwrap
@@ -53,8 +54,12 @@ def run_main(main: Callable[[], Any]) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
+        _abandon_unfinished_runs(keep=True)
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception:  # a bug: its traceback follows, and the run it cut short does not displace a finished one
+        _abandon_unfinished_runs(keep=True)
+        raise
 
 
 # --------------------------------------------------------------------------- arguments
@@ -306,6 +311,12 @@ def say(text: str) -> None:
 
 # --------------------------------------------------------------------------- atomic files
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
@@ -316,6 +327,8 @@ def atomic_path(path: str | os.PathLike):
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp makes it private; the file gets the permissions open() would have given it
+            tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -324,15 +337,22 @@ def atomic_path(path: str | os.PathLike):
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike):
-    """Yield a temporary folder beside `path`; it replaces `path` only if the block succeeds."""
+    """Yield a temporary folder beside `path`; it replaces `path` only if the block succeeds.
+
+    The folder it replaces is renamed aside first and deleted last, so that some version is always in place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private
+        old = None
         if path.exists():
-            shutil.rmtree(path)
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old)  # onto the empty folder just made
         os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -415,15 +435,28 @@ def _run_notes(metrics: dict) -> list[str]:
             + ["no GloVe file: random embeddings"] * (metrics.get("embeddings") == NO_GLOVE))
 
 
-def _abandon_unfinished_runs() -> None:
-    """After a user error: drop the folders of runs that never finished and put back the runs they displaced."""
+def _abandon_unfinished_runs(keep: bool = False) -> None:
+    """Put back the runs that unfinished runs displaced. The unfinished folders are dropped after a user error (they
+    hold nothing), kept in .history/ with keep (after a crash or Ctrl-C: samples or plots written so far)."""
     for run in _RUNS:
         if run.finished or not run.dir.exists():
             continue
-        shutil.rmtree(run.dir)
+        if keep and any(p.name != RUN_STARTED for p in run.dir.iterdir()):
+            kept = _history_path(run.dir, "-unfinished")
+            shutil.move(str(run.dir), str(kept))
+            print(f"unfinished run kept in {kept}", file=sys.stderr)
+        else:
+            shutil.rmtree(run.dir)
         if run.archived is not None and run.archived.exists():
             shutil.move(str(run.archived), str(run.dir))
             print(f"previous run restored in {run.dir}", file=sys.stderr)
+
+
+def _history_path(directory: Path, suffix: str = "") -> Path:
+    """A new place in .history/ beside directory for the run it holds."""
+    history = directory.parent / ".history"
+    history.mkdir(parents=True, exist_ok=True)
+    return history / f"{directory.name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}{suffix}"
 
 
 def default_run_dir(script: str, dataset: str, model: str | None = None) -> Path:
@@ -461,6 +494,37 @@ def _check_results_dir(directory: Path, script: str) -> None:
              f"pass another folder or run from elsewhere")
 
 
+def _process_start(pid: int) -> str | None:
+    """When process pid started (Linux: clock ticks since boot, from /proc), None where /proc cannot tell."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _check_no_live_run(directory: Path) -> None:
+    """Refuse a folder that a run still going on this machine writes into: moving it aside would mix the two runs."""
+    if (directory / "metrics.json").exists():
+        return
+    try:
+        started = json.loads((directory / RUN_STARTED).read_text())
+        pid, host = int(started["pid"]), started["host"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return  # no run, or one saved before pids were recorded
+    if host != socket.gethostname() or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # that run ended without finishing: its folder is moved aside as usual
+    except PermissionError:
+        pass  # alive, another user's
+    if started.get("process_start") not in (None, _process_start(pid)):
+        return  # the pid now belongs to another process
+    fail(f"{directory} is being written by a run still going (process {pid}, started {started.get('started')}): "
+         f"wait for it to end, or pass another --results-dir")
+
+
 def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | None = None) -> Run:
     """Create this run's folder; a previous run there is moved into .history/, never overwritten.
 
@@ -470,12 +534,11 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
     directory = Path(explicit) if explicit else default_run_dir(script, dataset, model)
     if explicit:
         _check_results_dir(directory, script)
+    _check_no_live_run(directory)
     archive = None
     try:
         if directory.exists() and any(directory.iterdir()):
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-            archive = directory.parent / ".history" / f"{directory.name}-{stamp}"
-            archive.parent.mkdir(parents=True, exist_ok=True)
+            archive = _history_path(directory)
             shutil.move(str(directory), str(archive))
             print(f"previous run moved to {archive}")
         directory.mkdir(parents=True, exist_ok=True)
@@ -483,7 +546,8 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
         info = {"script": script, "dataset": dataset, "model": model, "seed": seed,
                 "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
         save_json({**info, "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-                   "started": datetime.now().isoformat(timespec="seconds")}, directory / RUN_STARTED)
+                   "started": datetime.now().isoformat(timespec="seconds"), "pid": os.getpid(),
+                   "process_start": _process_start(os.getpid()), "host": socket.gethostname()}, directory / RUN_STARTED)
     except OSError as error:
         fail(f"cannot write the run folder {directory} ({error.strerror or error}): "
              f"pass a writable folder as --results-dir")

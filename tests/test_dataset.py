@@ -270,7 +270,7 @@ def test_download_checksum_mismatch_deletes_the_partial_file(tmp_path):
     source = tmp_path / "archive.tar.gz"
     source.write_bytes(b"some bytes")
     wrong = dataset.Remote(source.as_uri(), "archive.tar.gz", "0" * 64)
-    with pytest.raises(dataset.DatasetError, match="sha256 .* the file was deleted"):
+    with pytest.raises(dataset.DatasetError, match="wrong content, sha256 .* kept nothing"):
         dataset.fetch(wrong, tmp_path / "cache", "spam")
     assert list((tmp_path / "cache").iterdir()) == []
     right = dataset.Remote(source.as_uri(), "archive.tar.gz", hashlib.sha256(b"some bytes").hexdigest())
@@ -286,10 +286,52 @@ def test_download_failure_says_how_to_prepare_offline(tmp_path):
 
 
 def test_every_registered_download_names_a_checksum_or_says_none_is_published():
+    no_published_checksum = {"spam", "hymenoptera", "caltech101", "coco_captioning"}  # glove: an md5 only
     for spec in dataset.REGISTRY.values():
         for remote in spec.remotes:
-            assert remote.sha256 is None or len(remote.sha256) == 64
             assert remote.url.startswith(("http://", "https://"))
+            if spec.name in no_published_checksum:
+                assert remote.sha256 is None and remote.md5 is None
+            else:
+                assert len(remote.sha256 or "") == 64 or len(remote.md5 or "") == 32, spec.name
+
+
+def _serve(body: bytes, length: int, cut: bool = False):
+    """A one-request HTTP server on localhost sending `body` under a Content-Length of `length`."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/archive.tar.gz", server
+
+
+def test_a_download_cut_short_is_not_kept_even_without_a_checksum(tmp_path):
+    url, server = _serve(b"half of it", length=20)
+    with server:
+        with pytest.raises(dataset.DatasetError, match="archive.tar.gz: .*10.*kept nothing"):
+            dataset.fetch(dataset.Remote(url, "archive.tar.gz", None), tmp_path / "cache", "spam")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_an_unverified_download_that_cannot_be_prepared_is_not_reused(isolated, monkeypatch):
+    cache = isolated / "data" / "downloads" / "spam"
+    cache.mkdir(parents=True)
+    (cache / "enron1.tar.gz").write_bytes(b"not an archive")  # as if a server had sent an error page
+    monkeypatch.setattr(dataset, "_fetch_url", lambda *a: pytest.fail("the cached file should be reused first"))
+    with pytest.raises(dataset.DatasetError, match="not a readable archive"):
+        dataset.download("spam")
+    assert not (cache / "enron1.tar.gz").exists()  # so the next download fetches it anew
 
 
 # --------------------------------------------------------------------------- missing data and the CLI
@@ -604,3 +646,24 @@ def test_unk_counts_as_unused_in_training_when_the_extra_words_bring_back_every_
     assert capped.unk_in_training
     assert not dataset.Vocabulary.build(tokens, max_size=3, extra=["b", "c"]).unk_in_training
     assert dataset.Vocabulary.build(tokens, max_size=3, extra=["b"]).unk_in_training
+
+
+def test_tar_members_outside_the_archive_are_refused_with_or_without_extraction_filters(tmp_path, monkeypatch):
+    archive_path = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive_path, "w:gz") as archive:
+        data = b"x"
+        member = tarfile.TarInfo("../escaped.txt")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    for filters in (True, False):
+        if not filters:
+            monkeypatch.delattr(tarfile, "data_filter")
+        with pytest.raises(dataset.DatasetError, match="not a readable archive"):
+            dataset._unpacked(archive_path, tmp_path / f"scratch{filters}")
+        assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_text_split_that_cannot_be_read_is_one_sentence(tmp_path):
+    (tmp_path / "train.csv").mkdir()  # unreadable as a file, even for root (who reads files without permission)
+    with pytest.raises(dataset.DatasetError, match="cannot read .*train.csv"):
+        dataset.read_text_csv(tmp_path / "train.csv")

@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,27 @@ def test_run_all_counts_a_run_inside_another_run_folder_as_part_of_it(isolated):
     assert sorted(m["test_accuracy"] for m in run_all._new_metrics(since=0)) == [0.5, 0.7]
 
 
+def test_run_all_fetches_glove_before_the_scripts_that_start_from_it():
+    import run_all
+    starts_from_glove = {script for script, _, real, _ in run_all.STEPS
+                         if real is not None and 'embeddings="glove"' in (REPO / script).read_text()}
+    assert "part1_pytorch/questions_lstm.py" in starts_from_glove
+    assert all("glove" in needs for script, _, _, needs in run_all.STEPS if script in starts_from_glove)
+
+
+def test_run_all_passes_a_relative_data_dir_on_as_the_folder_it_checked(tmp_path, monkeypatch):
+    import run_all
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kwargs: calls.append(command) or 0)
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--only", "part1_pytorch/sentiment_lstm", "--data-dir", "mine",
+                                      "--results-dir", "out"])
+    monkeypatch.setattr(util, "RESULTS_ROOT", util.RESULTS_ROOT)  # main() sets it: put it back afterwards
+    (tmp_path / "mine" / "sentiment").mkdir(parents=True)
+    run_all.main()
+    assert calls and calls[0][calls[0].index("--data-dir") + 1] == str(tmp_path / "mine")
+
+
 def test_a_prediction_run_writes_its_csv_only_when_given_a_results_dir(tmp_path):
     rows = [["a fine film", "pos", "0.9000"], ["dull, long", "neg", "0.8000"]]
     args = argparse.Namespace(seed=0, epochs=0, demo=False, results_dir=None)
@@ -223,8 +245,13 @@ def test_get_device_cpu_and_auto():
 
 
 def test_util_and_dataset_import_from_any_folder(tmp_path):
-    result = run_script(REPO / "dataset.py", "--help", cwd=tmp_path)
-    assert result.returncode == 0 and "prepare" in result.stdout
+    # -c, not a script of the repository: Python puts a script's own folder on sys.path, which would hide a missing
+    # editable install (the Makefile's `pip install -e .`)
+    code = "import dataset, util; print(dataset.__file__, util.__file__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [str(REPO / "dataset.py"), str(REPO / "util.py")]
 
 
 def test_a_run_that_fails_with_a_user_error_puts_the_previous_run_back(isolated, tmp_path):
@@ -245,6 +272,65 @@ def test_a_run_that_fails_with_a_user_error_puts_the_previous_run_back(isolated,
     assert folder.joinpath("model.pt").read_text() == "good"
     assert json.loads(folder.joinpath("metrics.json").read_text())["test_accuracy"] == 0.9
     assert not any((folder.parent / ".history").iterdir())
+
+
+FRAGILE_RUN = (
+    "import argparse, pathlib, sys, time, util\n"
+    "def main():\n"
+    "    args = argparse.Namespace(seed=0, epochs=1, demo=False, results_dir=None)\n"
+    "    run = util.start_run(args, 'fragile', 'data')\n"
+    "    run.path('model.pt').write_text(sys.argv[1])\n"
+    "    if sys.argv[1] == 'crash':\n"
+    "        raise RuntimeError('a bug')\n"
+    "    if sys.argv[1] == 'interrupt':\n"
+    "        raise KeyboardInterrupt\n"
+    "    while sys.argv[1] == 'slow' and not pathlib.Path(sys.argv[2]).exists():\n"
+    "        time.sleep(0.05)\n"
+    "    run.finish({'test_accuracy': 0.9})\n"
+    "util.run_main(main)\n")
+
+
+@pytest.mark.parametrize("how, code", [("crash", 1), ("interrupt", 130)])
+def test_a_run_that_crashes_or_is_interrupted_puts_the_previous_run_back(isolated, tmp_path, how, code):
+    script = tmp_path / "s.py"
+    script.write_text(FRAGILE_RUN)
+    assert run_script(script, "good").returncode == 0
+    folder = isolated / "results" / "fragile" / "data"
+    assert run_script(script, how).returncode == code
+    assert folder.joinpath("model.pt").read_text() == "good"
+    assert json.loads(folder.joinpath("metrics.json").read_text())["test_accuracy"] == 0.9
+    [unfinished] = (folder.parent / ".history").iterdir()  # what it wrote so far is kept, out of the way
+    assert unfinished.name.endswith("-unfinished") and unfinished.joinpath("model.pt").read_text() == how
+
+
+def test_a_second_run_into_the_folder_of_a_run_still_going_is_refused(isolated, tmp_path):
+    script, go = tmp_path / "s.py", tmp_path / "go"
+    script.write_text(FRAGILE_RUN)
+    folder = isolated / "results" / "fragile" / "data"
+    first = subprocess.Popen([sys.executable, str(script), "slow", str(go)], cwd=REPO)
+    try:
+        deadline = time.time() + 60
+        while not folder.joinpath("model.pt").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        assert_user_error(run_script(script, "second"), "is being written by a run still going")
+    finally:
+        go.touch()
+        assert first.wait(60) == 0
+    assert folder.joinpath("model.pt").read_text() == "slow"
+    assert run_script(script, "third").returncode == 0  # a finished run is moved aside as usual
+    assert folder.joinpath("model.pt").read_text() == "third"
+
+
+def test_atomic_writes_get_the_permissions_of_ordinary_files_and_folders(tmp_path):
+    old = os.umask(0o022)
+    try:
+        util.save_json({"a": 1}, tmp_path / "metrics.json")
+        with util.atomic_dir(tmp_path / "model") as tmp:
+            (tmp / "weights").write_text("w")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
 
 
 def test_atomic_dir_replaces_a_folder_only_when_the_block_succeeds(tmp_path):
