@@ -39,7 +39,7 @@ def read_text(path):
         raise dataset.DatasetError(f"{path} is not UTF-8 text (damaged): {AGAIN}") from None
 
 
-def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
+def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True, rng=None):
     """
     Load the captioning data into a dict with the keys
     - train_captions, val_captions: int arrays (N, 17) of word indices, <START> ... <END> <NULL>...
@@ -47,7 +47,8 @@ def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
     - train_features, val_features: image features (num_images, 512) with pca_features, else (num_images, 4096)
     - word_to_idx (dict), idx_to_word (list), train_urls, val_urls (arrays of str)
 
-    max_train keeps a random subset (with replacement, as in the assignment) of that many training captions.
+    max_train keeps a random subset of that many training captions (see subsample_train_captions; rng: a
+    np.random.Generator, or None for the global np.random state, as in the assignment).
     """
     base_dir = str(base_dir)
     if not os.path.isfile(os.path.join(base_dir, "coco2014_captions.h5")):
@@ -66,10 +67,22 @@ def load_coco_data(base_dir=BASE_DIR, max_train=None, pca_features=True):
     except json.JSONDecodeError:
         raise dataset.DatasetError(f"{vocab_path} is not valid JSON (damaged): {AGAIN}") from None
     if max_train is not None:
-        keep = np.random.randint(data["train_captions"].shape[0], size=max_train)
-        data["train_captions"] = data["train_captions"][keep]
-        data["train_image_idxs"] = data["train_image_idxs"][keep]
+        data = subsample_train_captions(data, max_train, rng)
     return data
+
+
+def subsample_train_captions(data, max_train, rng=None):
+    """
+    A copy of data with max_train training captions drawn at random with replacement, as in the assignment.
+    rng: a np.random.Generator; None draws from the global np.random state (the assignment's behaviour),
+    which a script has not seeded yet when it loads its data.
+    """
+    num_captions = data["train_captions"].shape[0]
+    if rng is None:
+        keep = np.random.randint(num_captions, size=max_train)
+    else:
+        keep = rng.integers(num_captions, size=max_train)
+    return {**data, "train_captions": data["train_captions"][keep], "train_image_idxs": data["train_image_idxs"][keep]}
 
 
 def decode_captions(captions, idx_to_word):

@@ -5,7 +5,8 @@
 
 Trains a CaptioningRNN per cell type (vanilla RNN, LSTM) with Adam, then writes learning curves,
 greedily sampled captions of training and validation images (with their image URLs) and the unigram
-BLEU of the sampled captions against all reference captions of each image.
+BLEU of the sampled captions against all reference captions of each image. Both cells are scored on
+the same images; the training images are ones whose captions the model trained on.
 """
 import argparse
 import json
@@ -16,11 +17,12 @@ from threadpoolctl import threadpool_limits
 
 import dataset
 import util
-from bleu_utils import corpus_bleu
+from bleu_utils import IGNORED, corpus_bleu
 from captioning_solver import CaptioningSolver
-from coco_utils import decode_captions, load_coco_data
+from coco_utils import decode_captions, load_coco_data, subsample_train_captions
 from rnn import CaptioningRNN
 
+SPLITS = ("train", "val")
 DEMO = dict(epochs=25, lr=1e-2, wordvec_dim=32, hidden_dim=64)   # small enough for seconds on one core
 
 
@@ -40,7 +42,8 @@ def parse_args():
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--cell", default="both", choices=["rnn", "lstm", "both"], help="recurrent cell(s) to train")
     parser.add_argument("--max-train", type=util.positive(int), default=50000,
-                        help="training captions drawn from COCO (ignored with --demo)")
+                        help="training captions drawn at random (with replacement, seeded by --seed) from "
+                        "COCO (ignored with --demo)")
     parser.add_argument("--wordvec-dim", type=util.positive(int), default=256, help="word vector size")
     parser.add_argument("--hidden-dim", type=util.positive(int), default=512, help="hidden state size")
     parser.add_argument("--lr-decay", type=decay_factor, default=0.95,
@@ -55,13 +58,36 @@ def parse_args():
     return util.parse_args(parser, **DEMO)
 
 
-def references_by_image(data, split):
-    """image index -> list of its reference captions (text) in one split."""
+def load_data(args, rng):
+    """(data, full data, name): COCO's data keeps --max-train training captions drawn with rng; the full
+    data keeps every caption, as BLEU's references."""
+    if args.demo:
+        data = dataset.demo_captions()
+        return data, data, "demo_captions"
+    full = load_coco_data(dataset.data_root(args.data_dir) / "coco_captioning")
+    return subsample_train_captions(full, args.max_train, rng), full, "coco_captioning"
+
+
+def evaluation_images(data, split, count, rng):
+    """count random images of one split that have a caption in data: for train, images the model saw."""
+    images = np.unique(data[f"{split}_image_idxs"])
+    return rng.choice(images, min(count, len(images)), replace=False)
+
+
+def references_of(full, split, images):
+    """image index -> all its reference captions (text) in the full data, so that a training image has
+    its five references like a validation image, not the one or two the training subset happened to keep."""
+    keep = np.isin(full[f"{split}_image_idxs"], images)
     references = defaultdict(list)
-    for image, caption in zip(data[f"{split}_image_idxs"], decode_captions(data[f"{split}_captions"],
-                                                                           data["idx_to_word"])):
+    for image, caption in zip(full[f"{split}_image_idxs"][keep],
+                              decode_captions(full[f"{split}_captions"][keep], full["idx_to_word"])):
         references[int(image)].append(caption)
     return references
+
+
+def plain(caption):
+    """A caption for reading: without <START>, <END> and <NULL>."""
+    return " ".join(word for word in caption.split() if word not in IGNORED)
 
 
 def sample_split(model, data, split, images):
@@ -70,34 +96,33 @@ def sample_split(model, data, split, images):
     return decode_captions(captions, data["idx_to_word"])
 
 
-def evaluate(model, data, args, rng):
-    """Unigram BLEU per split, and a markdown block of sampled captions with their references and URLs."""
+def evaluate(model, data, images, references, num_samples):
+    """Unigram BLEU per split on the given images, and a markdown block of sampled captions of the first
+    num_samples of them, with their references and URLs."""
     bleu, lines = {}, []
-    for split in ("train", "val"):
-        references = references_by_image(data, split)
-        images = np.array(sorted(references))
-        images = rng.choice(images, min(args.bleu_images, len(images)), replace=False)
-        sampled = sample_split(model, data, split, images)
-        bleu[split] = corpus_bleu([references[int(i)] for i in images], sampled)
-        lines.append(f"## {split} (unigram BLEU over {len(images)} images: {bleu[split]:.3f})\n")
-        for image, caption in list(zip(images, sampled))[:args.num_samples]:
-            lines.append(f"- image {image}: {data[f'{split}_urls'][image]}\n  - sampled: {caption}\n"
-                         f"  - reference: {references[int(image)][0]}")
+    for split in SPLITS:
+        sampled = sample_split(model, data, split, images[split])
+        image_references = [references[split][int(i)] for i in images[split]]
+        bleu[split] = corpus_bleu(image_references, sampled)
+        lines.append(f"## {split} (unigram BLEU over {len(images[split])} images: {bleu[split]:.3f})\n")
+        for image, caption, refs in list(zip(images[split], sampled, image_references))[:num_samples]:
+            lines.append(f"- image {image}: {data[f'{split}_urls'][image]}\n  - sampled: {plain(caption)}\n"
+                         f"  - references:")
+            lines += [f"    - {plain(reference)}" for reference in refs]
         lines.append("")
     return bleu, "\n".join(lines)
 
 
 def train_and_report(args):
-    if args.demo:
-        data, name = dataset.demo_captions(), "demo_captions"
-    else:
-        data = load_coco_data(dataset.data_root(args.data_dir) / "coco_captioning", max_train=args.max_train)
-        name = "coco_captioning"
+    rng = np.random.default_rng(args.seed)
+    data, full, name = load_data(args, rng)
+    # chosen once, so that both cells are scored, and their samples shown, on the same images
+    images = {split: evaluation_images(data, split, args.bleu_images, rng) for split in SPLITS}
+    references = {split: references_of(full, split, images[split]) for split in SPLITS}
     epochs, lr = args.epochs, args.lr
     run = util.start_run(args, "image_captioning", name)
     print(f"{name}: {len(data['train_captions'])} training captions of {len(data['train_features'])} images, "
           f"vocabulary {len(data['word_to_idx'])} words")
-    rng = np.random.default_rng(args.seed)
     metrics = {"epochs": epochs}
     for cell in (["rnn", "lstm"] if args.cell == "both" else [args.cell]):
         model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
@@ -112,7 +137,7 @@ def train_and_report(args):
         util.plot_curves({"train_loss": [float(chunk.mean()) for chunk in per_epoch],
                           "val_loss": solver.val_loss_history},
                          run.path(f"curves_{cell}.png"), title=f"{cell.upper()} captioning ({name})")
-        bleu, samples = evaluate(model, data, args, rng)
+        bleu, samples = evaluate(model, data, images, references, args.num_samples)
         run.path(f"samples_{cell}.md").write_text(f"# {cell.upper()} captions ({name})\n\n{samples}")
         with util.atomic_path(run.path(f"captioner_{cell}.npz")) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, word_to_idx=json.dumps(data["word_to_idx"]), config=json.dumps(

@@ -16,6 +16,12 @@ __all__ = [
 ]
 
 
+def _grad_dtype(x, dout):
+    """dtype of the gradient of input x: floating even for integer x (raw pixels), whose own dtype
+    could not hold the accumulated gradient; float32 stays float32."""
+    return np.result_type(x, dout, np.float32)
+
+
 def fc_forward(x, w, b):
     """
     Forward pass of a fully-connected (affine) layer: out = x @ w + b.
@@ -114,7 +120,7 @@ def conv_backward_naive(dout, cache):
     x, w = cache
     _, _, HH, WW = w.shape
     N, F, H_out, W_out = dout.shape
-    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    dx, dw = np.zeros(x.shape, _grad_dtype(x, dout)), np.zeros(w.shape, _grad_dtype(w, dout))
     for n in range(N):
         for f in range(F):
             for i in range(H_out):
@@ -171,7 +177,7 @@ def conv_backward(dout, cache):
     dw = np.matmul(dout_mat, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
     # col2im: the column gradients of every filter tap (p, q) go back to the input shifted by (p, q).
     dcols = np.matmul(w.reshape(F, -1).T, dout_mat).reshape(N, C, HH, WW, H_out, W_out)
-    dx = np.zeros_like(x)
+    dx = np.zeros(x.shape, _grad_dtype(x, dout))
     for p in range(HH):
         for q in range(WW):
             dx[:, :, p:p + H_out, q:q + W_out] += dcols[:, :, p, q]
@@ -205,7 +211,7 @@ def max_pool_backward_naive(dout, cache):
     """
     x, pool_param = cache
     N, C, H_out, W_out, ph, pw, stride = _pool_dims(x, pool_param)
-    dx = np.zeros_like(x)
+    dx = np.zeros(x.shape, _grad_dtype(x, dout))
     for n in range(N):
         for c in range(C):
             for i in range(H_out):
@@ -260,7 +266,7 @@ def max_pool_backward(dout, cache):
     """
     x, pool_param, taps, out = cache
     N, C, H_out, W_out, ph, pw, stride = _pool_dims(x, pool_param)
-    dx = np.zeros_like(x)
+    dx = np.zeros(x.shape, _grad_dtype(x, dout))
     unclaimed = np.ones(out.shape, dtype=bool)   # windows whose maximum has not been found yet
     for dx_tap, tap in zip(_window_taps(dx, H_out, W_out, ph, pw, stride), taps):
         is_max = (tap == out) & unclaimed

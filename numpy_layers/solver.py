@@ -32,7 +32,9 @@ class Solver:
     - verbose: print progress; progress: show a tqdm bar over the iterations
     - seed: seed of the shuffling (every epoch visits the training set in a new random order)
     Attributes after train(): loss_history (per iteration), train_acc_history, val_acc_history
-    (per epoch, plus one before training), best_val_acc, best_params.
+    (per epoch, plus one before training), best_val_acc, best_epoch (0: before training), best_params.
+    Each train() starts afresh from the model's current parameters: histories, best values and the
+    update rule's state (moments, decayed learning rate) are those of that call only.
     """
 
     def __init__(self, model, data, **kwargs):
@@ -58,6 +60,7 @@ class Solver:
     def _reset(self):
         self.epoch = 0
         self.best_val_acc = 0.0
+        self.best_epoch = 0
         self.best_params = {}
         self.loss_history = []
         self.train_acc_history = []
@@ -99,11 +102,12 @@ class Solver:
         if self.verbose:
             print(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:.4f}; val_acc: {val_acc:.4f}")
         if val_acc > self.best_val_acc or not self.best_params:
-            self.best_val_acc = val_acc
+            self.best_val_acc, self.best_epoch = val_acc, self.epoch
             self.best_params = {name: value.copy() for name, value in self.model.params.items()}
 
     def train(self):
         """Run the optimisation, then keep the parameters of the best validation accuracy."""
+        self._reset()   # else a second call would compare with, and append to, the first call's results
         iterations_per_epoch = max(self.X_train.shape[0] // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
         self._record_accuracies()
@@ -123,4 +127,5 @@ class Solver:
                     config["learning_rate"] *= self.lr_decay
                 self._record_accuracies()
         bar.close()
-        self.model.params = self.best_params
+        # copies: the update rules change arrays in place, and best_params must stay what it says
+        self.model.params = {name: value.copy() for name, value in self.best_params.items()}

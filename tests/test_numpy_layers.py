@@ -163,6 +163,25 @@ def test_conv_keeps_float32_and_rejects_bad_shapes(rng):
         conv_forward(x, rng.standard_normal((4, 1, 9, 3)))
 
 
+def test_conv_and_pool_backward_take_integer_inputs(rng):
+    # raw uint8 or int pixels: the gradients are floats, equal to those of the same values as floats
+    x = rng.integers(0, 256, (2, 2, 6, 6))
+    w = rng.standard_normal((3, 2, 3, 3))
+    for forward, backward in ((conv_forward, conv_backward), (conv_forward_naive, conv_backward_naive)):
+        out, cache = forward(x, w)
+        dout = rng.standard_normal(out.shape)
+        for got, expected in zip(backward(dout, cache), backward(dout, forward(x.astype(float), w)[1])):
+            assert got.dtype == np.float64
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
+    for forward, backward in ((max_pool_forward, max_pool_backward), (max_pool_forward_naive, max_pool_backward_naive)):
+        pixels = x.astype(np.uint8)
+        out, cache = forward(pixels, POOL)
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+        dx = backward(dout, cache)
+        assert dx.dtype == np.float32             # as for float32 images
+        np.testing.assert_array_equal(dx, backward(dout, forward(pixels.astype(np.float32), POOL)[1]))
+
+
 @pytest.mark.parametrize("pool_param", [POOL, {"pool_height": 3, "pool_width": 2, "stride": 1},
                                         {"pool_height": 2, "pool_width": 3, "stride": 2}])
 def test_max_pool_matches_naive_and_torch(rng, pool_param):

@@ -219,6 +219,23 @@ def test_solver_keeps_the_params_of_the_best_validation_epoch_not_the_last(monke
     assert solver.val_acc_history == [0.1, 0.9, 0.5, 0.6] and solver.best_val_acc == 0.9
     np.testing.assert_array_equal(model.params["w"], [4.0, 4.0])
     assert len(model.batches) == 12  # the training did go on to w = 12
+    assert solver.best_epoch == 1
+
+
+def test_a_second_train_keeps_its_own_best_epoch(monkeypatch):
+    # the second call starts from the kept w = 4 and sees validation accuracies 0.2, 0.3, 0.7, 0.4 (all
+    # below the first call's 0.9): it must keep its own epoch 2, w = 4 + 8, and report only itself
+    model, solver = counting_solver(3)
+    accuracies = iter([0.1, 0.9, 0.5, 0.6, 0.2, 0.3, 0.7, 0.4])
+    monkeypatch.setattr(solver, "check_accuracy",
+                        lambda X, y, num_samples=None: next(accuracies) if X is solver.X_val else 0.5)
+    solver.train()
+    solver.train()
+    np.testing.assert_array_equal(model.params["w"], [12.0, 12.0])
+    assert solver.val_acc_history == [0.2, 0.3, 0.7, 0.4] and len(solver.loss_history) == 12
+    assert solver.best_val_acc == 0.7 and solver.best_epoch == 2
+    model.params["w"] -= 1.0             # what the next SGD step does in place: best_params must not follow
+    np.testing.assert_array_equal(solver.best_params["w"], [12.0, 12.0])
 
 
 def test_solver_visits_every_example_once_an_epoch_in_a_new_order():
@@ -320,6 +337,13 @@ def test_coco_utils_reads_the_assignment_format(tmp_path, rng):
         image = data["train_image_idxs"][np.flatnonzero((data["train_captions"] == caption).all(1))[0]]
         np.testing.assert_array_equal(feature, data["train_features"][image])
     assert len(load_coco_data(tmp_path, max_train=7)["train_captions"]) == 7
+
+    def subset(seed, rng_seed=None):
+        np.random.seed(seed)
+        rng = None if rng_seed is None else np.random.default_rng(rng_seed)
+        return load_coco_data(tmp_path, max_train=20, rng=rng)["train_image_idxs"].tolist()
+    assert subset(0) == subset(0)                         # without rng: the global state, as in the assignment
+    assert subset(0, rng_seed=5) == subset(1, rng_seed=5)  # with rng: that alone decides
     import dataset
     with pytest.raises(dataset.DatasetError, match="download coco_captioning"):
         load_coco_data(tmp_path / "missing")

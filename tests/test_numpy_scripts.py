@@ -61,7 +61,10 @@ def test_digit_classification_demo(tmp_path):
     m = metrics(out)
     for key in ("test_accuracy_softmax", "test_accuracy_cnn", "test_accuracy"):
         assert 0.0 <= m[key] <= 1.0
-    assert m["test_accuracy"] == max(m["test_accuracy_softmax"], m["test_accuracy_cnn"])
+    best_val = {kind: max(row["val_accuracy"] for row in m["selection"] if row["model"] == kind)
+                for kind in ("two-layer", "cnn")}
+    assert m["selected_model"] == ("cnn" if best_val["cnn"] >= best_val["two-layer"] else "two-layer")
+    assert m["test_accuracy"] == m["test_accuracy_cnn" if m["selected_model"] == "cnn" else "test_accuracy_softmax"]
     assert m["test_accuracy_softmax"] > 0.3          # 10 classes: chance is 0.1
     assert m["dataset"] == "demo_digits" and m["demo"] is True
     assert "1800 train, 200 validation, 500 test images" in result.stdout
@@ -86,11 +89,55 @@ def test_demo_changes_defaults_but_explicit_options_win(tmp_path, script, option
 
 
 def test_digit_classification_reports_missing_data(tmp_path):
-    result = run("digit_classification.py", "--dataset", "fashion_mnist", "--results-dir", tmp_path / "out",
+    result = run("digit_classification.py", "--dataset", "fashion_mnist", "--results-dir", tmp_path / "out" / "run",
                  data_dir=tmp_path / "empty")
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and "fashion_mnist" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() and "run folder" not in result.stdout   # no run was started
+
+
+def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_path, monkeypatch):
+    # stand-in training: the two-layer network is better on validation (0.9 against 0.5), the CNN on the
+    # test set (all right against all wrong); the two-layer network is the run's result all the same
+    import types
+
+    import numpy as np
+
+    import util
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    import digit_classification
+    y_test = np.arange(30) % 10
+    data = {"X_train": np.zeros((2500, 1, 28, 28), np.float32), "y_train": np.zeros(2500, np.int64),
+            "X_val": np.zeros((10, 1, 28, 28), np.float32), "y_val": np.zeros(10, np.int64),
+            "X_test": np.zeros((30, 1, 28, 28), np.float32), "y_test": y_test}
+
+    def fake_train(model, data, settings, args, label):
+        cnn = label.startswith("cnn")
+        return types.SimpleNamespace(
+            best_val_acc=0.5 if cnn else 0.9, best_epoch=1 if cnn else 2, num_epochs=3, loss_history=[1.0] * 6,
+            train_acc_history=[0.1, 0.2, 0.3, 0.4], val_acc_history=[0.1, 0.5, 0.9, 0.3],
+            predict=lambda X: y_test if cnn else (y_test + 1) % 10)
+    plots = {"curves": []}
+    monkeypatch.setattr(digit_classification, "load_splits", lambda args: data)
+    monkeypatch.setattr(digit_classification, "train", fake_train)
+    monkeypatch.setattr(util, "plot_curves", lambda curves, path, title=None, kept=None:
+                        plots["curves"].append((title, list(curves), kept)))
+    monkeypatch.setattr(util, "plot_confus_matrix", lambda pred, actual, **kwargs:
+                        plots.update(confusion=(pred, kwargs)))
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["digit_classification.py", "--dataset", "fashion_mnist", "--results-dir", str(out)])
+    digit_classification.main()
+    m = metrics(out)
+    assert m["test_accuracy_softmax"] == 0.0 and m["test_accuracy_cnn"] == 1.0
+    assert m["selected_model"] == "two-layer" and m["test_accuracy"] == 0.0
+    pred, kwargs = plots["confusion"]
+    np.testing.assert_array_equal(pred, (y_test + 1) % 10)
+    assert kwargs["title"].startswith("two-layer network") and kwargs["class_names"][9] == "Ankle boot"
+    # each model's curves mark its kept (best validation) epoch; the train accuracy says what it is measured on
+    assert [(title.split(",")[0], kept) for title, _, kept in plots["curves"]] == [("two-layer network", 2), ("CNN", 1)]
+    assert all("train_accuracy (2000 random training images)" in keys for _, keys, _ in plots["curves"])
+    assert "train accuracy (last epoch, 2000 random training images)" in (out / "selection.md").read_text()
 
 
 @pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="needs /work/shared/data/fashion_mnist")
@@ -159,6 +206,56 @@ def test_image_captioning_demo(tmp_path):
         assert "## train" in samples and "## val" in samples and "demo://val/" in samples
         assert samples.count("sampled:") == 20
         assert (out / f"curves_{cell}.png").stat().st_size > 0 and (out / f"captioner_{cell}.npz").exists()
+
+
+def fake_coco(folder, captions_per_image=5, images=(12, 6)):
+    """A tiny dataset in the cs231n COCO format: caption k of an image is "a <colour> cat k<k>"."""
+    import h5py
+    import numpy as np
+    words = ["<NULL>", "<START>", "<END>", "<UNK>", "a", "cat", "red", "blue"] + \
+        [f"k{k}" for k in range(captions_per_image)]
+    index = {word: i for i, word in enumerate(words)}
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    with h5py.File(folder / "coco2014_captions.h5", "w") as f:
+        for split, count in zip(("train", "val"), images):
+            image_idxs = np.repeat(np.arange(count), captions_per_image)
+            f[f"{split}_image_idxs"] = image_idxs
+            f[f"{split}_captions"] = [[index[w] for w in ["<START>", "a", ["red", "blue"][i % 2], "cat", f"k{k}",
+                                                           "<END>", "<NULL>"]]
+                                      for i, k in zip(image_idxs, np.tile(np.arange(captions_per_image), count))]
+    for split, count in zip(("train", "val"), images):
+        with h5py.File(folder / f"{split}2014_vgg16_fc7_pca.h5", "w") as f:
+            f["features"] = rng.standard_normal((count, 16)).astype(np.float32)
+        (folder / f"{split}2014_urls.txt").write_text("".join(f"http://x/{split}{i}.jpg\n" for i in range(count)))
+    (folder / "coco2014_vocab.json").write_text(json.dumps({"idx_to_word": words, "word_to_idx": index}))
+
+
+def test_image_captioning_on_coco_is_seeded_and_scores_both_splits_and_cells_alike(tmp_path):
+    fake_coco(tmp_path / "coco_captioning")
+    options = ["--max-train", 20, "--epochs", 1, "--batch-size", 10, "--wordvec-dim", 8, "--hidden-dim", 8,
+               "--num-samples", 5, "--bleu-images", 5, "--seed", 3]
+    outputs = []
+    for name in ("first", "second"):
+        result = run("image_captioning.py", *options, "--results-dir", tmp_path / name, data_dir=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs.append([metrics(tmp_path / name)] + [(tmp_path / name / f"samples_{cell}.md").read_text()
+                                                     for cell in ("rnn", "lstm")])
+    (first, rnn, lstm), (second, *samples_again) = outputs
+    keys = [key for key in first if key.startswith(("bleu_", "final_"))]
+    assert len(keys) == 8 and {k: first[k] for k in keys} == {k: second[k] for k in keys}   # --seed decides all
+    assert [rnn, lstm] == samples_again
+    # both cells on the same images; every image, train or val, with all five references, shown plainly
+    assert [line for line in rnn.splitlines() if line.startswith("- image")] == \
+        [line for line in lstm.splitlines() if line.startswith("- image")]
+    for samples in (rnn, lstm):
+        for split, block in zip(("train", "val"), samples.split("## val")):
+            listed = block.split("- image ")[1:]
+            assert len(listed) == 5, split
+            for entry in listed:
+                assert sorted(line.split()[-1] for line in entry.splitlines() if line.startswith("    - ")) == \
+                    ["k0", "k1", "k2", "k3", "k4"], (split, entry)
+        assert "<START>" not in samples and "<END>" not in samples
 
 
 def test_image_captioning_reports_missing_coco(tmp_path):
