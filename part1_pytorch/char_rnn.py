@@ -34,6 +34,7 @@ import util
 
 DEMO_DEFAULTS = {"epochs": 2, "hidden_dim": 128, "seq_len": 64, "time_limit": 10.0, "sample_every": 50,
                  "length": 200}
+VALID_STREAMS = 8  # the validation text is read as this many parallel streams
 
 
 class CharRNN(nn.Module):
@@ -77,7 +78,10 @@ class CharRNN(nn.Module):
         with torch.no_grad():
             logits, hidden = self.forward(torch.tensor([ids], dtype=torch.long, device=device), None)
             for _ in range(length):
-                scaled = logits[0, -1] / temperature
+                # in float64 and from the largest logit down, so that a tiny temperature gives the likeliest
+                # character (0 / t = 0, the rest -inf) rather than inf / inf = nan
+                last = logits[0, -1].double()
+                scaled = (last - last.max()) / temperature
                 if top_k > 0 and top_k < scaled.numel():
                     values, candidates = torch.topk(scaled, top_k)
                     choice = candidates[torch.multinomial(F.softmax(values, dim=0), 1)]
@@ -120,6 +124,8 @@ def validation_loss(model: CharRNN, data: torch.Tensor, seq_len: int) -> float:
             logits, hidden = model(x, hidden)
             total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
             count += y.numel()
+    if count == 0:
+        raise ValueError(f"validation_loss: streams of {data.shape[1]} characters hold no (input, target) pair")
     return total / count
 
 
@@ -172,8 +178,8 @@ def load_any(path) -> nn.Module:
 
 
 def check_sampling(args, chars) -> None:
-    if args.temperature <= 0:
-        util.fail(f"--temperature must be > 0, got {args.temperature}")
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        util.fail(f"--temperature must be > 0 and finite, got {args.temperature}")
     if args.top_k < 0:
         util.fail(f"--top-k must be >= 0 (0 = no limit), got {args.top_k}")
     unknown = sorted(set(args.prime) - set(chars))
@@ -212,15 +218,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return util.parse_args(parser, argv, **DEMO_DEFAULTS)
 
 
+def training_split(args, length: int) -> int:
+    """Where the validation part of a text of `length` characters starts; a user error if either part is too
+    short: every training stream needs an input and a target, every validation stream a whole chunk of them."""
+    split = int(length * (1 - args.valid_fraction))
+    if split < args.batch_size * 2:
+        util.fail(f"the text has only {length} characters, too few for {args.batch_size} training streams: "
+                  f"use at least a few thousand, or lower --batch-size")
+    needed = VALID_STREAMS * (args.seq_len + 1)
+    if length - split < needed:
+        util.fail(f"the validation part of the text has {length - split} characters, fewer than the {needed} "
+                  f"that {VALID_STREAMS} streams of --seq-len {args.seq_len} + 1 need: raise --valid-fraction "
+                  f"(now {args.valid_fraction}), lower --seq-len or use a longer text")
+    return split
+
+
 def train(args, text: str, run, device) -> dict:
     chars = "".join(sorted(set(text)))
     ids = encode(text, chars)
-    split = int(len(ids) * (1 - args.valid_fraction))
-    if split < args.batch_size * 2 or len(ids) - split < 2 * args.seq_len:
-        util.fail(f"the text has only {len(text)} characters: use at least a few thousand, "
-                  f"or lower --batch-size / --seq-len")
-    train_data, valid_data = streams(ids[:split], args.batch_size).to(device), streams(ids[split:], 8).to(device)
-    check_sampling(args, chars)
+    split = training_split(args, len(ids))
+    train_data = streams(ids[:split], args.batch_size).to(device)
+    valid_data = streams(ids[split:], VALID_STREAMS).to(device)
 
     util.set_seed(args.seed)
     hyperparameters = {"chars": chars, "embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim,
@@ -232,19 +250,22 @@ def train(args, text: str, run, device) -> dict:
           f"{steps_per_epoch} steps per epoch; {sum(p.numel() for p in model.parameters()):,} parameters, on {device}")
 
     curves = {"train_loss": [], "valid_loss": [], "valid_bpc": []}
-    best_bpc, best_state, step, started = float("inf"), None, 0, time.time()
+    checkpoint_steps: List[int] = []
+    best_bpc, best_state, best_checkpoint, step, started = float("inf"), None, 0, 0, time.time()
     samples = run.path("samples.txt")
     samples.write_text("")
 
     def checkpoint(train_loss: float) -> None:
-        nonlocal best_bpc, best_state
+        nonlocal best_bpc, best_state, best_checkpoint
         valid = validation_loss(model, valid_data, args.seq_len)
         bpc = valid / math.log(2)
         curves["train_loss"].append(train_loss)
         curves["valid_loss"].append(valid)
         curves["valid_bpc"].append(bpc)
+        checkpoint_steps.append(step)
         if bpc < best_bpc:
             best_bpc, best_state = bpc, {k: v.clone() for k, v in model.state_dict().items()}
+            best_checkpoint = len(checkpoint_steps)
         text_sample = sample_text(model, args.seed, args.prime, 200, args.temperature, args.top_k)
         with samples.open("a") as handle:
             handle.write(f"--- step {step}, {time.time() - started:.0f} s ({text_models.cpu_seconds():.0f} s of CPU), "
@@ -252,13 +273,20 @@ def train(args, text: str, run, device) -> dict:
         util.say(f"step {step}: train loss {train_loss:.3f}, valid loss {valid:.3f} = {bpc:.3f} bits/char")
         model.train()
 
-    done, running = False, []
+    # the reported training loss is per character: a short last chunk counts for its few characters only
+    stopped, epochs_completed, loss_sum, targets = False, 0, 0.0, 0
     for epoch in range(1, args.epochs + 1):
         model.train()
         hidden = None  # every epoch reads the streams from their start
         bar = util.progress(chunks(train_data, args.seq_len), total=steps_per_epoch,
                             desc=f"epoch {epoch}/{args.epochs}")
         for x, y in bar:
+            # checked before a step (a limit reached after the very last one stops nothing), after the first
+            # (so there is a model to keep)
+            if step and time.time() - started > args.time_limit:
+                util.say(f"time limit of {args.time_limit:g} s reached after step {step} (in epoch {epoch})")
+                stopped = True
+                break
             logits, hidden = model(x, hidden)
             hidden = detach(hidden)  # truncated BPTT: keep the state, cut the graph
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
@@ -266,23 +294,23 @@ def train(args, text: str, run, device) -> dict:
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
-            running.append(loss.item())
+            loss_sum += loss.item() * y.numel()
+            targets += y.numel()
             step += 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % args.sample_every == 0:
-                checkpoint(float(np.mean(running)))
-                running = []
-            if time.time() - started > args.time_limit:
-                util.say(f"time limit of {args.time_limit:.0f} s reached at step {step} (epoch {epoch})")
-                done = True
-                break
-        if done:
+                checkpoint(loss_sum / targets)
+                loss_sum, targets = 0.0, 0
+        if stopped:
             break
-    if running:
-        checkpoint(float(np.mean(running)))
+        epochs_completed = epoch
+    if targets:
+        checkpoint(loss_sum / targets)
     model.load_state_dict(best_state)
     return {"model": model, "hyperparameters": hyperparameters, "curves": curves, "best_bpc": best_bpc,
-            "steps": step, "train_seconds": time.time() - started, "characters": len(text)}
+            "best_checkpoint": best_checkpoint, "checkpoint_steps": checkpoint_steps, "steps": step,
+            "epochs_completed": epochs_completed, "stopped_by_time_limit": stopped,
+            "train_seconds": time.time() - started, "characters": len(text)}
 
 
 def main(argv=None):
@@ -299,6 +327,8 @@ def main(argv=None):
         util.fail("no training text: pass --text FILE (a UTF-8 text file) or --demo")
     text = dataset.char_text(path=args.text, demo=args.demo and args.text is None, data_dir=args.data_dir)
     name = "demo_chars" if args.demo and args.text is None else Path(args.text).stem
+    training_split(args, len(text))
+    check_sampling(args, text)
     run = util.start_run(args, "char_rnn", name, f"lstm{args.num_layers}x{args.hidden_dim}")
     result = train(args, text, run, device)
     model = result["model"].cpu().eval()  # saved, exported and compared with its export on the CPU
@@ -313,10 +343,15 @@ def main(argv=None):
     print("the TorchScript export generates the same text" if eager == exported
           else "WARNING: the TorchScript export generated a different text")
     (run.path("generated.txt")).write_text(eager + "\n")
-    util.plot_curves({k: v for k, v in result["curves"].items() if k != "valid_bpc"}, run.path("curves.png"),
-                     title=f"char_rnn on {name}", xlabel=f"checkpoint (every {args.sample_every} steps)")
+    # plot_curves numbers the points 1, 2, ...: the title says which training step each one is
+    util.plot_curves(result["curves"], run.path("curves.png"), xlabel="checkpoint", kept=result["best_checkpoint"],
+                     title=f"char_rnn on {name}: a checkpoint every {args.sample_every} steps and at the end "
+                           f"(step {result['steps']})")
     run.finish({"valid_bpc": result["best_bpc"], "valid_loss": result["best_bpc"] * math.log(2),
-                "steps": result["steps"], "train_seconds": round(result["train_seconds"], 1),
+                "steps": result["steps"], "epochs_completed": result["epochs_completed"],
+                "stopped_by_time_limit": result["stopped_by_time_limit"],
+                "best_checkpoint_step": result["checkpoint_steps"][result["best_checkpoint"] - 1],
+                "checkpoint_steps": result["checkpoint_steps"], "train_seconds": round(result["train_seconds"], 1),
                 "characters": result["characters"], "vocab_size": len(model.chars),
                 "export_generates_same_text": eager == exported, "threads": torch.get_num_threads(),
                 "cpu_seconds": text_models.cpu_seconds(),

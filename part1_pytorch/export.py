@@ -28,7 +28,13 @@ def export(model, example: torch.Tensor, method: str):
     return torch.jit.script(model)
 
 
-def main():
+def check_difference(difference: float, what: str) -> None:
+    """`not <=`, so that a NaN difference fails too."""
+    if not difference <= TOLERANCE:
+        raise RuntimeError(f"{what} differs from the model by {difference:.2e}, more than {TOLERANCE}")
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", nargs="?", default=None,
@@ -37,7 +43,8 @@ def main():
     util.add_common_args(parser, epochs=0, batch_size=4, unused=("data_dir", "device"),
                          results_help="write the exports and export.json into this folder (default: beside the model)",
                          demo_help="export the model of `finetune.py --demo`")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    vision.quiet_scripted_googlenet()
     if args.demo:
         args.model = vision.demo_model(args.model)
     if not args.model:
@@ -51,25 +58,30 @@ def main():
     example = torch.randn(args.batch_size, 3, crop, crop)
     with torch.inference_mode():
         expected = vision.scores_of(model(example))
+    if not torch.isfinite(expected).all():
+        util.fail(f"{path} gives NaN or infinite outputs on a random batch, so no export can be checked "
+                  f"against it: retrain the model")
+
+    def difference(module) -> float:
+        with torch.no_grad():
+            return (vision.scores_of(module(example)) - expected).abs().max().item()
 
     out_dir = Path(args.results_dir) if args.results_dir else path.parent
     results = {}
     for method in ("traced", "scripted"):
         with torch.no_grad():
             exported = export(model, example, method)
-            difference = (vision.scores_of(exported(example)) - expected).abs().max().item()
+        outputs = difference(exported)
+        check_difference(outputs, f"the {method} export")
         target = out_dir / f"{path.stem}.{method}.pt"
-        if difference > TOLERANCE:
-            raise RuntimeError(f"{method} export differs from the model by {difference:.2e} > {TOLERANCE}")
         with util.atomic_path(target) as tmp:
             torch.jit.save(exported, str(tmp), _extra_files={vision.TORCHSCRIPT_META: json.dumps(meta)})
-        results[method] = {"file": str(target), "max_abs_difference": difference}
-        print(f"{method}: {target} (outputs within {difference:.1e} of the model on a batch of {len(example)})")
-    # the exports reload through predict.py's loader; check that round trip too
-    for method, info in results.items():
-        reloaded, _ = vision.load_any(info["file"])
-        with torch.no_grad():
-            info["reloaded_max_abs_difference"] = (vision.scores_of(reloaded(example)) - expected).abs().max().item()
+            # the export reloads through predict.py's loader: check that round trip before the file takes its name
+            reloaded = difference(vision.load_any(tmp)[0])
+            check_difference(reloaded, f"the {method} export, reloaded,")
+        results[method] = {"file": str(target), "max_abs_difference": outputs,
+                           "reloaded_max_abs_difference": reloaded}
+        print(f"{method}: {target} (outputs within {outputs:.1e} of the model on a batch of {len(example)})")
     util.save_json(results, out_dir / f"{path.stem}.export.json")
 
 

@@ -17,6 +17,8 @@ relu5_4 and pool1 ... pool5; SqueezeNet 1.1's conv1, relu1, pool1, fire2 ... fir
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -200,6 +202,37 @@ def build_extractor(arch: str, weights: str, wanted: list[str]) -> tuple[Feature
     return FeatureExtractor(arch, model.features, wanted), description
 
 
+def layer_too_big(extractor: FeatureExtractor, arch: str, shape) -> str | None:
+    """The name of the first layer an image of `shape` (N, 3, H, W) cannot pass, or None if it passes them all:
+    every pooling layer shrinks the feature maps, until a kernel no longer fits."""
+    names = {index: name for name, index in layer_indices(arch, extractor.layers).items()}
+    x = torch.zeros(shape, device=extractor.mean.device)
+    with torch.no_grad():
+        for index, layer in enumerate(extractor.layers):
+            try:
+                x = layer(x)
+            except RuntimeError:
+                return names.get(index, f"layer {index}")
+    return None
+
+
+def check_size(extractor: FeatureExtractor, arch: str, image: torch.Tensor, what: str, option: str) -> None:
+    """A user error naming the smallest `option` that works, unless `image` passes through every layer."""
+    height, width = image.shape[-2:]
+    layer = layer_too_big(extractor, arch, image.shape)
+    if layer is None:
+        return
+    longer = max(height, width)
+
+    def shape_at(size: int) -> tuple[int, int, int, int]:  # as load_image would resize this image
+        return 1, 3, max(1, round(height * size / longer)), max(1, round(width * size / longer))
+
+    needed = next(size for size in itertools.count(longer + 1)
+                  if layer_too_big(extractor, arch, shape_at(size)) is None)
+    util.fail(f"the {what} image ({height}x{width} pixels) is too small for {layer} of {arch}: "
+              f"use {option} >= {needed}")
+
+
 # --------------------------------------------------------------------------- images
 
 def load_image(path: str | Path, size: int) -> torch.Tensor:
@@ -210,7 +243,7 @@ def load_image(path: str | Path, size: int) -> torch.Tensor:
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         util.fail(f"cannot read {path} as an image ({error}): pass a valid JPEG or PNG file")
     scale = size / max(image.size)
     image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
@@ -389,11 +422,15 @@ def parse_style_layers(text: str) -> dict[str, float]:
     """"conv1_1:1,conv2_1:0.5" (a missing weight means 1) -> {"conv1_1": 1.0, "conv2_1": 0.5}."""
     layers = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, weight = item.partition(":")
+        name, _, text = item.partition(":")
         try:
-            layers[name.strip()] = float(weight) if weight else 1.0
+            weight = float(text) if text else 1.0
         except ValueError:
             util.fail(f"--style-layers item {item!r} is not NAME or NAME:WEIGHT: write e.g. conv1_1:1,conv2_1:0.5")
+        if not (math.isfinite(weight) and weight >= 0):
+            util.fail(f"--style-layers item {item!r} has a weight that is not a finite number >= 0: "
+                      "write e.g. conv1_1:1,conv2_1:0.5")
+        layers[name.strip()] = weight
     if not layers:
         util.fail("--style-layers is empty: name at least one layer, e.g. conv1_1:1,conv2_1:0.5")
     return layers
@@ -464,6 +501,8 @@ def main() -> None:
     util.set_seed(args.seed)  # random weights (--weights none) depend on it
     extractor, description = build_extractor(args.model, args.weights, wanted)
     extractor.to(device)
+    check_size(extractor, args.model, content, "content", "--size")
+    check_size(extractor, args.model, style, "style", "--style-size" if args.style_size else "--size")
     # Only now that the inputs are known to be good: start_run moves a previous run aside.
     pair = "demo_style" if args.demo and not (args.content or args.style) else f"{content_path.stem}_{style_path.stem}"
     run = util.start_run(args, SCRIPT, pair + ("_sweep" if args.sweep else ""), args.model)
@@ -499,7 +538,9 @@ def main() -> None:
     run.finish({**common, "init": args.init,
                 **{f"{name}_initial": values[0] for name, values in curves.items()},
                 **{f"{name}_final": values[-1] for name, values in curves.items()},
-                "style_loss_ratio": curves["style_loss"][-1] / curves["style_loss"][0],
+                # None where there was no style loss to reduce (--style-weight 0)
+                "style_loss_ratio": curves["style_loss"][-1] / curves["style_loss"][0] if curves["style_loss"][0]
+                else None,
                 "seconds_optimising": round(seconds_optimising, 1)})
 
 

@@ -581,6 +581,13 @@ def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *
 
 # TorchScript still is the format C++ / mobile runtimes load; its deprecation notices would only confuse students
 warnings.filterwarnings("ignore", category=FutureWarning, message=r"`torch\.jit")
+
+
+def quiet_scripted_googlenet() -> None:
+    """Scripted GoogLeNet warns on every call that it returns a tuple; scores_of takes the scores out of it. (Set
+    in main(), not here at import: a test's warnings.catch_warnings would undo it.)"""
+    warnings.filterwarnings("ignore", message="Scripted GoogleNet always returns GoogleNetOutputs Tuple",
+                            category=UserWarning)
 TORCHSCRIPT_META = "meta.json"  # extra file inside exported TorchScript archives: class names, preprocessing
 
 

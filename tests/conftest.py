@@ -29,6 +29,16 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture
+def one_thread():
+    """The machine is shared: keep in-process torch runs on one core (pytestmark = usefixtures("one_thread"))."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def run_script(script: str | Path, *args: str, timeout: float = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run a repository script with the current interpreter; returns the completed process (text output)."""
     path = Path(script) if Path(script).is_absolute() else REPO / script

@@ -17,13 +17,7 @@ import util  # noqa: E402
 SCRIPT = "part1_pytorch/style_transfer.py"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The machine is shared: keep in-process runs on one core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def random_squeezenet(settings: st.Settings) -> st.FeatureExtractor:
@@ -180,10 +174,22 @@ def test_load_image_resizes_the_longer_side(tmp_path):
         st.load_image(tmp_path / "broken.jpg", 32)
 
 
+def test_an_image_over_pillows_pixel_limit_is_a_user_error(tmp_path, monkeypatch):
+    from PIL import Image
+    Image.new("RGB", (80, 40)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 3200 pixels: over twice the limit, a decompression bomb
+    with pytest.raises(util.UserError, match="cannot read .*big.png"):
+        st.load_image(tmp_path / "big.png", 32)
+
+
 def test_style_layers_argument():
     assert st.parse_style_layers("conv1_1:2, conv2_1") == {"conv1_1": 2.0, "conv2_1": 1.0}
+    assert st.parse_style_layers("conv1_1:0,conv2_1:1e-3") == {"conv1_1": 0.0, "conv2_1": 1e-3}
     with pytest.raises(util.UserError, match="NAME:WEIGHT"):
         st.parse_style_layers("conv1_1:heavy")
+    for weight in ("-1", "nan", "inf"):
+        with pytest.raises(util.UserError, match=f"'fire3:{weight}' has a weight that is not a finite number >= 0"):
+            st.parse_style_layers(f"relu1:1,fire3:{weight}")
 
 
 # --------------------------------------------------------------------------- the script
@@ -240,6 +246,32 @@ def test_unknown_layer_is_a_clear_error(isolated, monkeypatch, capsys):
     assert code == 2 and len(error_lines) == 1 and "Traceback" not in stderr
     assert "no layer 'conv4_2'" in error_lines[0] and "fire2" in error_lines[0]
     assert not (isolated / "run").exists()  # bad input never creates (or moves aside) a run folder
+
+
+@pytest.mark.parametrize("sizes, message", [
+    (["--size", "8"], "the content image (8x8 pixels) is too small for pool3 of squeezenet1_1: use --size >= 9"),
+    (["--size", "32", "--style-size", "8"],
+     "the style image (8x8 pixels) is too small for pool3 of squeezenet1_1: use --style-size >= 9")])
+def test_an_image_too_small_for_the_network_is_one_sentence_before_the_run(isolated, monkeypatch, capsys, sizes,
+                                                                           message):
+    code, stderr = run_main_in_process(monkeypatch, capsys, "--demo", "--model", "squeezenet1_1", "--steps", "2",
+                                       *sizes, "--results-dir", isolated / "run")
+    assert code == 2 and "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("error: ")] == [f"error: {message}"]
+    assert not (isolated / "run").exists()
+    # and the size it names is the smallest that works
+    extractor = random_squeezenet(st.DEFAULTS["squeezenet1_1"])
+    assert st.layer_too_big(extractor, "squeezenet1_1", (1, 3, 9, 9)) is None
+    assert st.layer_too_big(extractor, "squeezenet1_1", (1, 3, 8, 8)) == "pool3"
+
+
+def test_no_style_weight_records_no_style_loss_ratio(isolated, monkeypatch):
+    out = isolated / "run"
+    monkeypatch.setattr(sys, "argv", [SCRIPT, "--demo", "--model", "squeezenet1_1", "--style-weight", "0",
+                                      "--steps", "2", "--size", "32", "--results-dir", str(out)])
+    st.main()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["style_loss_initial"] == 0 and metrics["style_loss_ratio"] is None
 
 
 SQUEEZENET_FILE = SHARED_WEIGHTS / "squeezenet1_1_imagenet.pth"
