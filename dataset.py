@@ -51,6 +51,10 @@ class DatasetError(util.UserError):
     """A dataset is missing, malformed or of the wrong shape."""
 
 
+class DamagedSource(DatasetError):
+    """An archive that cannot be read: a download of it is not to be reused."""
+
+
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(data_dir or os.environ.get("COURSE_DATA_DIR") or util.REPO_ROOT / "data")
 
@@ -267,7 +271,7 @@ def download(name: str, data_dir=None) -> Path:
     files = [fetch(r, cache, name) for r in s.remotes]
     try:
         return prepare(name, files[0] if len(files) == 1 else cache, data_dir)
-    except DatasetError:
+    except DamagedSource:
         for remote, path in zip(s.remotes, files):
             if not (remote.sha256 or remote.md5):  # unverified, and now suspect: the next download fetches it anew
                 path.unlink(missing_ok=True)
@@ -308,9 +312,12 @@ def _unpacked(source: Path, scratch: Path) -> Path:
         else:
             target.mkdir(parents=True)
             shutil.copy2(source, target / source.name)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile) as error:
         reason = str(error).splitlines()[0].rstrip(":")  # tarfile lists every method it tried, one per line
-        raise DatasetError(f"{source} is not a readable archive ({reason}): download it again") from None
+        raise DamagedSource(f"{source} is not a readable archive ({reason}): download it again") from None
+    except OSError as error:  # the machine's trouble (a full disk, say), not the archive's
+        raise DatasetError(f"cannot unpack {source} into {scratch.parent} ({error.strerror or error}): free some "
+                           f"space there, or pass another --data-dir") from None
     return target
 
 

@@ -311,10 +311,13 @@ def say(text: str) -> None:
 
 # --------------------------------------------------------------------------- atomic files
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: done once, at import, before any thread writes files
     os.umask(mask)
     return mask
+
+
+UMASK = _read_umask()
 
 
 @contextlib.contextmanager
@@ -327,8 +330,8 @@ def atomic_path(path: str | os.PathLike):
     tmp = Path(tmp)
     try:
         yield tmp
-        if tmp.exists():  # mkstemp makes it private; the file gets the permissions open() would have given it
-            tmp.chmod(0o666 & ~_umask())
+        if tmp.exists():  # mkstemp makes it private: give it the mode open() would have (an existing file's own)
+            tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -339,18 +342,24 @@ def atomic_path(path: str | os.PathLike):
 def atomic_dir(path: str | os.PathLike):
     """Yield a temporary folder beside `path`; it replaces `path` only if the block succeeds.
 
-    The folder it replaces is renamed aside first and deleted last, so that some version is always in place."""
+    The folder it replaces is renamed aside, not deleted, until the new one is in place (and put back if that fails):
+    an interruption never loses both."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private
+        tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o777 & ~UMASK)  # mkdtemp makes it private
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old)  # onto the empty folder just made
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:
+                os.replace(old, path)
+            raise
         if old is not None:
             shutil.rmtree(old)
     finally:
@@ -522,7 +531,8 @@ def _check_no_live_run(directory: Path) -> None:
     if started.get("process_start") not in (None, _process_start(pid)):
         return  # the pid now belongs to another process
     fail(f"{directory} is being written by a run still going (process {pid}, started {started.get('started')}): "
-         f"wait for it to end, or pass another --results-dir")
+         f"wait for it to end, or pass another --results-dir (if process {pid} is not that run, delete "
+         f"{directory / RUN_STARTED})")
 
 
 def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | None = None) -> Run:

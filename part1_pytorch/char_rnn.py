@@ -220,16 +220,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def training_split(args, length: int) -> int:
     """Where the validation part of a text of `length` characters starts; a user error if either part is too
-    short: every training stream needs an input and a target, every validation stream a whole chunk of them."""
+    short: every training and every validation stream needs an input and a target."""
     split = int(length * (1 - args.valid_fraction))
     if split < args.batch_size * 2:
         util.fail(f"the text has only {length} characters, too few for {args.batch_size} training streams: "
                   f"use at least a few thousand, or lower --batch-size")
-    needed = VALID_STREAMS * (args.seq_len + 1)
+    needed = VALID_STREAMS * 2
     if length - split < needed:
-        util.fail(f"the validation part of the text has {length - split} characters, fewer than the {needed} "
-                  f"that {VALID_STREAMS} streams of --seq-len {args.seq_len} + 1 need: raise --valid-fraction "
-                  f"(now {args.valid_fraction}), lower --seq-len or use a longer text")
+        util.fail(f"the validation part of the text has {length - split} characters, fewer than the {needed} that "
+                  f"{VALID_STREAMS} streams need: raise --valid-fraction (now {args.valid_fraction}) or use a "
+                  f"longer text")
     return split
 
 

@@ -17,7 +17,7 @@ relu5_4 and pool1 ... pool5; SqueezeNet 1.1's conv1, relu1, pool1, fire2 ... fir
 from __future__ import annotations
 
 import argparse
-import itertools
+import copy
 import math
 import time
 from dataclasses import dataclass, replace
@@ -202,38 +202,54 @@ def build_extractor(arch: str, weights: str, wanted: list[str]) -> tuple[Feature
     return FeatureExtractor(arch, model.features, wanted), description
 
 
-def layer_too_big(extractor: FeatureExtractor, arch: str, shape) -> str | None:
-    """The name of the first layer an image of `shape` (N, 3, H, W) cannot pass, or None if it passes them all:
-    every pooling layer shrinks the feature maps, until a kernel no longer fits."""
+def layer_too_big(extractor: FeatureExtractor, arch: str, height: int, width: int) -> str | None:
+    """The name of the first layer an image of height x width cannot pass, or None if it passes them all: every
+    pooling layer shrinks the feature maps, until a kernel no longer fits. Shapes only, on the meta device: no
+    memory, no arithmetic."""
     names = {index: name for name, index in layer_indices(arch, extractor.layers).items()}
-    x = torch.zeros(shape, device=extractor.mean.device)
-    with torch.no_grad():
-        for index, layer in enumerate(extractor.layers):
-            try:
-                x = layer(x)
-            except RuntimeError:
-                return names.get(index, f"layer {index}")
+    x = torch.zeros(1, 3, height, width, device="meta")
+    for index, layer in enumerate(copy.deepcopy(extractor.layers).to("meta")):
+        try:
+            x = layer(x)
+        except RuntimeError:  # "Output size is too small" (the meta device has no other failure to report)
+            return names.get(index, f"layer {index}")
     return None
 
 
-def check_size(extractor: FeatureExtractor, arch: str, image: torch.Tensor, what: str, option: str) -> None:
-    """A user error naming the smallest `option` that works, unless `image` passes through every layer."""
-    height, width = image.shape[-2:]
-    layer = layer_too_big(extractor, arch, image.shape)
+def check_size(extractor: FeatureExtractor, arch: str, path: Path, size: int, what: str, option: str) -> None:
+    """A user error naming the smallest `option` that works, unless the image at `path`, loaded at `size`, passes
+    through every layer."""
+    with Image.open(path) as image:
+        original = image.size
+
+    def fails(size: int) -> str | None:
+        width, height = resized(original, size)
+        return layer_too_big(extractor, arch, height, width)
+
+    layer = fails(size)
     if layer is None:
         return
-    longer = max(height, width)
-
-    def shape_at(size: int) -> tuple[int, int, int, int]:  # as load_image would resize this image
-        return 1, 3, max(1, round(height * size / longer)), max(1, round(width * size / longer))
-
-    needed = next(size for size in itertools.count(longer + 1)
-                  if layer_too_big(extractor, arch, shape_at(size)) is None)
-    util.fail(f"the {what} image ({height}x{width} pixels) is too small for {layer} of {arch}: "
-              f"use {option} >= {needed}")
+    low, high = size, size * 2  # larger images pass: double until one does, then halve the gap
+    while fails(high) and high < 1 << 16:
+        low, high = high, high * 2
+    if fails(high):
+        util.fail(f"the {what} image {path} ({original[0]}x{original[1]} pixels) is too narrow for {layer} of {arch} "
+                  f"at any size: pass a less elongated image")
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if fails(middle) is None else (middle, high)
+    width, height = resized(original, size)
+    util.fail(f"the {what} image ({height}x{width} pixels at {option} {size}) is too small for {layer} of {arch}: "
+              f"use {option} >= {high}")
 
 
 # --------------------------------------------------------------------------- images
+
+def resized(original: tuple[int, int], size: int) -> tuple[int, int]:
+    """(width, height) of an image of (width, height) `original` scaled so that its longer side is `size`."""
+    scale = size / max(original)
+    return max(1, round(original[0] * scale)), max(1, round(original[1] * scale))
+
 
 def load_image(path: str | Path, size: int) -> torch.Tensor:
     """An RGB image resized so its longer side is `size` pixels: tensor (1, 3, H, W) in [0, 1]."""
@@ -245,9 +261,7 @@ def load_image(path: str | Path, size: int) -> torch.Tensor:
             image = image.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         util.fail(f"cannot read {path} as an image ({error}): pass a valid JPEG or PNG file")
-    scale = size / max(image.size)
-    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                         Image.Resampling.LANCZOS)
+    image = image.resize(resized(image.size, size), Image.Resampling.LANCZOS)
     pixels = np.asarray(image, dtype=np.float32) / 255.0
     return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0).contiguous()
 
@@ -501,8 +515,9 @@ def main() -> None:
     util.set_seed(args.seed)  # random weights (--weights none) depend on it
     extractor, description = build_extractor(args.model, args.weights, wanted)
     extractor.to(device)
-    check_size(extractor, args.model, content, "content", "--size")
-    check_size(extractor, args.model, style, "style", "--style-size" if args.style_size else "--size")
+    check_size(extractor, args.model, content_path, size, "content", "--size")
+    check_size(extractor, args.model, style_path, args.style_size or size, "style",
+               "--style-size" if args.style_size else "--size")
     # Only now that the inputs are known to be good: start_run moves a previous run aside.
     pair = "demo_style" if args.demo and not (args.content or args.style) else f"{content_path.stem}_{style_path.stem}"
     run = util.start_run(args, SCRIPT, pair + ("_sweep" if args.sweep else ""), args.model)

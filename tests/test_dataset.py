@@ -660,10 +660,26 @@ def test_tar_members_outside_the_archive_are_refused_with_or_without_extraction_
             monkeypatch.delattr(tarfile, "data_filter")
         with pytest.raises(dataset.DatasetError, match="not a readable archive"):
             dataset._unpacked(archive_path, tmp_path / f"scratch{filters}")
-        assert not (tmp_path / "escaped.txt").exists()
+        assert not list(tmp_path.rglob("escaped.txt"))
 
 
 def test_a_text_split_that_cannot_be_read_is_one_sentence(tmp_path):
     (tmp_path / "train.csv").mkdir()  # unreadable as a file, even for root (who reads files without permission)
     with pytest.raises(dataset.DatasetError, match="cannot read .*train.csv"):
         dataset.read_text_csv(tmp_path / "train.csv")
+
+
+def test_a_full_disk_while_unpacking_keeps_the_download_and_says_so(isolated, monkeypatch):
+    import errno
+    import zipfile
+    cache = isolated / "data" / "downloads" / "hymenoptera"
+    cache.mkdir(parents=True)
+    with zipfile.ZipFile(cache / "hymenoptera_data.zip", "w") as archive:
+        archive.writestr("hymenoptera_data/train/ants/a.jpg", b"x")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", no_space)
+    with pytest.raises(dataset.DatasetError, match="cannot unpack .*No space left on device.*free some space"):
+        dataset.download("hymenoptera")
+    assert (cache / "hymenoptera_data.zip").exists()  # nothing wrong with the download itself

@@ -51,7 +51,7 @@ def no_run(monkeypatch):
 
 @pytest.mark.parametrize("args, names, blames_not", [
     # 12 validation characters: 8 streams of 1, which hold no (input, target) pair
-    (["--seq-len", "4", "--valid-fraction", "0.004"], ["validation part", "--valid-fraction", "40"], "--batch-size"),
+    (["--seq-len", "4", "--valid-fraction", "0.004"], ["validation part", "--valid-fraction", "16"], "--batch-size"),
     (["--batch-size", "2000"], ["too few for 2000 training streams", "--batch-size"], "--valid-fraction"),
 ])
 def test_char_rnn_says_which_part_of_the_text_is_too_short_before_the_run(text_file, no_run, args, names,
@@ -65,6 +65,11 @@ def test_validation_loss_of_streams_without_a_target_is_an_error_not_a_division_
     model = char_rnn.CharRNN("ab", embedding_dim=4, hidden_dim=4, num_layers=1, dropout=0.0)
     with pytest.raises(ValueError, match="no \\(input, target\\) pair"):
         char_rnn.validation_loss(model, torch.zeros(8, 1, dtype=torch.long), 4)
+    # the shortest validation part training_split accepts: streams of 2, one pair each, however long --seq-len is
+    args = char_rnn.parse_args(["--text", "x", "--valid-fraction", "0.016"])
+    split = char_rnn.training_split(args, 1000)
+    assert 1000 - split == 2 * char_rnn.VALID_STREAMS
+    assert char_rnn.validation_loss(model, char_rnn.streams(torch.zeros(16, dtype=torch.long), 8), 64) > 0
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])

@@ -249,9 +249,10 @@ def test_unknown_layer_is_a_clear_error(isolated, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("sizes, message", [
-    (["--size", "8"], "the content image (8x8 pixels) is too small for pool3 of squeezenet1_1: use --size >= 9"),
+    (["--size", "8"],
+     "the content image (8x8 pixels at --size 8) is too small for pool3 of squeezenet1_1: use --size >= 9"),
     (["--size", "32", "--style-size", "8"],
-     "the style image (8x8 pixels) is too small for pool3 of squeezenet1_1: use --style-size >= 9")])
+     "the style image (8x8 pixels at --style-size 8) is too small for pool3 of squeezenet1_1: use --style-size >= 9")])
 def test_an_image_too_small_for_the_network_is_one_sentence_before_the_run(isolated, monkeypatch, capsys, sizes,
                                                                            message):
     code, stderr = run_main_in_process(monkeypatch, capsys, "--demo", "--model", "squeezenet1_1", "--steps", "2",
@@ -261,8 +262,22 @@ def test_an_image_too_small_for_the_network_is_one_sentence_before_the_run(isola
     assert not (isolated / "run").exists()
     # and the size it names is the smallest that works
     extractor = random_squeezenet(st.DEFAULTS["squeezenet1_1"])
-    assert st.layer_too_big(extractor, "squeezenet1_1", (1, 3, 9, 9)) is None
-    assert st.layer_too_big(extractor, "squeezenet1_1", (1, 3, 8, 8)) == "pool3"
+    assert st.layer_too_big(extractor, "squeezenet1_1", 9, 9) is None
+    assert st.layer_too_big(extractor, "squeezenet1_1", 8, 8) == "pool3"
+
+
+def test_the_size_named_for_an_elongated_image_is_the_smallest_that_works(tmp_path):
+    from PIL import Image
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (1000, 30)).save(path)
+    extractor = random_squeezenet(st.DEFAULTS["squeezenet1_1"])
+    with pytest.raises(util.UserError, match=r"\(4x128 pixels at --size 128\).* use --size >= (\d+)") as error:
+        st.check_size(extractor, "squeezenet1_1", path, 128, "content", "--size")
+    needed = int(error.value.args[0].rsplit(">= ", 1)[1])
+    st.check_size(extractor, "squeezenet1_1", path, needed, "content", "--size")  # passes
+    assert st.load_image(path, needed).shape[2] == st.resized((1000, 30), needed)[1]
+    with pytest.raises(util.UserError):
+        st.check_size(extractor, "squeezenet1_1", path, needed - 1, "content", "--size")
 
 
 def test_no_style_weight_records_no_style_loss_ratio(isolated, monkeypatch):

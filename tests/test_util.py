@@ -321,16 +321,34 @@ def test_a_second_run_into_the_folder_of_a_run_still_going_is_refused(isolated, 
     assert folder.joinpath("model.pt").read_text() == "third"
 
 
-def test_atomic_writes_get_the_permissions_of_ordinary_files_and_folders(tmp_path):
-    old = os.umask(0o022)
-    try:
-        util.save_json({"a": 1}, tmp_path / "metrics.json")
-        with util.atomic_dir(tmp_path / "model") as tmp:
-            (tmp / "weights").write_text("w")
-    finally:
-        os.umask(old)
+def test_atomic_writes_get_the_permissions_of_ordinary_files_and_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(util, "UMASK", 0o022)
+    util.save_json({"a": 1}, tmp_path / "metrics.json")
+    with util.atomic_dir(tmp_path / "model") as tmp:
+        (tmp / "weights").write_text("w")
     assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    (tmp_path / "metrics.json").chmod(0o600)  # a file made private by its owner stays private when written again
+    util.save_json({"a": 2}, tmp_path / "metrics.json")
+    assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_atomic_dir_puts_the_old_folder_back_if_the_new_one_cannot_take_its_place(tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    with util.atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("first")
+    real_replace = os.replace
+
+    def failing_replace(source, destination):
+        if Path(source).name.startswith(".model.") and ".old." not in Path(source).name:
+            raise OSError("interrupted")  # the new folder's rename
+        real_replace(source, destination)
+    monkeypatch.setattr(util.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        with util.atomic_dir(target) as tmp:
+            (tmp / "weights").write_text("second")
+    assert (target / "weights").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
 def test_atomic_dir_replaces_a_folder_only_when_the_block_succeeds(tmp_path):
