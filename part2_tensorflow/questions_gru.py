@@ -27,6 +27,7 @@ HYPERPARAMETERS = dict(
     word_dropout=0.0,
     dropout=0.5,
     reverse=False,
+    bidirectional=False,  # validation 78.88% against 78.39% (mean of seeds 0-4; seed 1 worse; session 12)
     clip=5.0,
     lr_schedule="constant",  # cosine: validation 78.57% against 78.39% (mean of seeds 0-4; seed 1 worse)
     label_smoothing=0.0,  # 0.1: validation 78.66% against 78.39% (mean of seeds 0-4; three seeds worse)

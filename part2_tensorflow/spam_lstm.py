@@ -26,7 +26,11 @@ HYPERPARAMETERS = dict(
     word_dropout=0.0,
     dropout=0.3,
     reverse=False,
+    # session 12, validation over seeds 0-4: 98.97% against 98.09% one-directional (99.23 / 98.45 / 99.48 / 97.68 /
+    # 100.00% against 98.45 / 98.20 / 97.16 / 97.68 / 98.97%, no seed worse), each run about twice as long
+    bidirectional=True,
     clip=5.0,
+    # both tried one-directional, before session 12:
     lr_schedule="constant",  # cosine: validation 98.25% against 98.09% (mean of seeds 0-4; seed 3 worse)
     label_smoothing=0.0,  # 0.1: validation 97.87% against 97.87% (mean of seeds 0-3; seed 3 worse)
 )

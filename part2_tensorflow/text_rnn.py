@@ -49,7 +49,9 @@ dropout on the embeddings and on the final state, optionally word dropout (train
 <unk>); a validation split carved from the training split (whole threads for newsgroups, see
 dataset.validation_split) picks the best epoch; the test split is used once, at the end. Options beyond
 the course's model, off unless a script's settings say otherwise: `--reverse` reads each text backwards
-(so the state ends on its start: a post's From and Subject lines), `--embeddings glove` starts from GloVe
+(so the state ends on its start: a post's From and Subject lines), `--bidirectional` reads it both ways with
+two sets of the layer's weights (the state after its last word beside the state after its first; spam_lstm.py
+only), `--embeddings glove` starts from GloVe
 vectors instead of random ones (and, as in part 1, adds GloVe's most frequent words to the vocabulary at their
 fixed GloVe vectors: `--glove-vocab`), `--lr-schedule cosine` lowers the learning rate epoch by epoch, and
 `--label-smoothing EPS` trains towards smoothed targets (the sparse cross-entropy plus a uniform term).
@@ -137,7 +139,9 @@ def _orthogonal(size, rng):
 class TextRNN(tf.Module):
     """Embedding -> one hand-written recurrent layer -> dense layer over the classes.
 
-    Variables: embedding (V, E), W (E, G*H), U (H, G*H), b (G*H,), W_out (H, C), b_out (C,).
+    Variables: embedding (V, E), W (E, G*H), U (H, G*H), b (G*H,), W_out (H, C), b_out (C,); with
+    bidirectional=True also W_back, U_back, b_back for a second reading from each text's last real word back to
+    its first, whose final state joins the first's: W_out (2H, C).
     Training only: word_dropout replaces that share of the real tokens by <unk> (which otherwise never
     occurs in training when every training word is in the vocabulary, yet stands for every unseen word
     at test time); dropout drops embedding units and final-state units. reverse=True reads each text
@@ -150,7 +154,7 @@ class TextRNN(tf.Module):
 
     def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int, hidden_dim: int,
                  unit: str = "lstm", dropout: float = 0.0, word_dropout: float = 0.0, reverse: bool = False,
-                 seed: int = 0, embedding=None, fixed_embedding=None):
+                 seed: int = 0, embedding=None, fixed_embedding=None, bidirectional: bool = False):
         super().__init__(name=f"text_{unit}")
         if unit not in CELLS:
             raise ValueError(f"unknown recurrent unit {unit!r}: choose one of {', '.join(UNITS)}")
@@ -172,8 +176,16 @@ class TextRNN(tf.Module):
         self.U = tf.Variable(np.concatenate([_orthogonal(hidden_dim, rng) for _ in range(gates)], axis=1),
                              dtype=tf.float32, name="U")
         self.b = tf.Variable(bias, dtype=tf.float32, name="b")
-        limit = np.sqrt(6.0 / (hidden_dim + num_classes))
-        self.W_out = tf.Variable(rng.uniform(-limit, limit, (hidden_dim, num_classes)), dtype=tf.float32,
+        self.bidirectional = bidirectional
+        if bidirectional:
+            self.W_back = tf.Variable(rng.uniform(-limit, limit, (embedding_dim, gates * hidden_dim)),
+                                      dtype=tf.float32, name="W_back")
+            self.U_back = tf.Variable(np.concatenate([_orthogonal(hidden_dim, rng) for _ in range(gates)], axis=1),
+                                      dtype=tf.float32, name="U_back")
+            self.b_back = tf.Variable(bias, dtype=tf.float32, name="b_back")
+        features = hidden_dim * (2 if bidirectional else 1)
+        limit = np.sqrt(6.0 / (features + num_classes))
+        self.W_out = tf.Variable(rng.uniform(-limit, limit, (features, num_classes)), dtype=tf.float32,
                                  name="W_out")
         self.b_out = tf.Variable(np.zeros(num_classes), dtype=tf.float32, name="b_out")
 
@@ -188,11 +200,17 @@ class TextRNN(tf.Module):
         if training and self.dropout:
             x = tf.nn.dropout(x, self.dropout)
         batch = tf.shape(tokens)[0]
-        xw = tf.tensordot(x, self.W, axes=1) + self.b                           # (B, T, G*H)
-        xw = tf.transpose(xw, [1, 0, 2])                                        # (T, B, G*H)
         zeros = tf.zeros([batch, self.hidden_dim])
         state = (zeros, zeros) if self.unit == "lstm" else (zeros,)
-        h = last_real_state(CELLS[self.unit], self.U, xw, lengths, state)      # (B, H)
+
+        def read(x, W, U, b):
+            xw = tf.transpose(tf.tensordot(x, W, axes=1) + b, [1, 0, 2])      # (T, B, G*H)
+            return last_real_state(CELLS[self.unit], U, xw, lengths, state)    # (B, H)
+
+        h = read(x, self.W, self.U, self.b)
+        if self.bidirectional:
+            back = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+            h = tf.concat([h, read(back, self.W_back, self.U_back, self.b_back)], axis=1)   # (B, 2H)
         if training and self.dropout:
             h = tf.nn.dropout(h, self.dropout)
         return tf.matmul(h, self.W_out) + self.b_out
@@ -386,6 +404,8 @@ def add_model_args(parser: argparse.ArgumentParser, hp: dict, unit: str) -> None
                         help="share of training tokens replaced by <unk>")
     parser.add_argument("--reverse", action=argparse.BooleanOptionalAction, default=hp["reverse"],
                         help="read each text backwards (its start is read last)")
+    parser.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=hp["bidirectional"],
+                        help="also read each text backwards, with a second set of the layer's weights")
     parser.add_argument("--clip", type=util.positive(float), default=hp["clip"], help="gradient global-norm limit")
     parser.add_argument("--valid-fraction", type=float, default=0.1,
                         help="share of the training split held out to pick the best epoch")
@@ -433,7 +453,7 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     run_ = util.start_run(args, script, data.name, args.unit)
     tf.random.set_seed(args.seed)
     model = TextRNN(len(data.vocab), len(data.classes), args.embedding_dim, args.hidden_dim, args.unit,
-                    args.dropout, args.word_dropout, args.reverse, args.seed, embedding, fixed)
+                    args.dropout, args.word_dropout, args.reverse, args.seed, embedding, fixed, args.bidirectional)
     curves, best_epoch = fit(model, train, valid, epochs, args.batch_size, args.lr, args.clip, args.seed,
                              desc=f"{data.name} {args.unit}", lr_schedule=args.lr_schedule,
                              label_smoothing=args.label_smoothing)
@@ -441,13 +461,14 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
     pred = predict(model, data.test_x, data.test_lengths)
     test_accuracy = float(np.mean(pred == data.test_y))
     print(f"test accuracy {test_accuracy:.2%} ({len(pred)} texts)")
-    title = f"{script} on {data.name} ({args.unit.upper()}, TensorFlow)"
+    title = f"{script} on {data.name} ({'bidirectional ' * args.bidirectional}{args.unit.upper()}, TensorFlow)"
     util.plot_curves(curves, run_.path("curves.png"), title=title, kept=best_epoch)
     util.plot_confus_matrix(pred, data.test_y, title=title,
                             size=CONFUSION_CLASSES if len(data.classes) > CONFUSION_CLASSES else None,
                             class_names=data.classes, path=run_.path("confusion_matrix.png"))
     settings = {"dataset": data.name, "unit": args.unit, "classes": data.classes, "max_seq_len": args.max_seq_len,
-                "embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim, "reverse": args.reverse}
+                "embedding_dim": args.embedding_dim, "hidden_dim": args.hidden_dim, "reverse": args.reverse,
+                "bidirectional": args.bidirectional}
     save_model(model, data.vocab, settings, run_.path("model"))
     return run_.finish({"test_accuracy": test_accuracy, "best_epoch": best_epoch,
                         "best_valid_accuracy": max(curves["valid_accuracy"]), **curves,

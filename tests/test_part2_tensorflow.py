@@ -97,6 +97,24 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     results["reverse_masking"] = float(np.max(np.abs(backward.predict_logits(batch[:, :4], lengths).numpy()
                                                      - backward.predict_logits(batch, lengths).numpy())))
 
+    # bidirectional=True: the forward reading's state beside the reverse reading's (second set of weights), both
+    # masked; rebuilt from two one-way models holding those weights, each with its half of the output layer
+    both = text_rnn.TextRNN(50, 3, 8, 16, "gru", bidirectional=True, seed=1)
+    one_way = {name: text_rnn.TextRNN(50, 3, 8, 16, "gru", reverse=name == "back", seed=2) for name in ("on", "back")}
+    for name, suffix, rows in (("on", "", slice(0, 16)), ("back", "_back", slice(16, 32))):
+        for variable in ("W", "U", "b"):
+            getattr(one_way[name], variable).assign(getattr(both, variable + suffix))
+        one_way[name].embedding.assign(both.embedding)
+        one_way[name].W_out.assign(both.W_out[rows])
+        one_way[name].b_out.assign(both.b_out * float(name == "on"))
+    results["bidirectional_diff"] = float(np.max(np.abs(
+        both.predict_logits(batch, lengths).numpy()
+        - sum(model.predict_logits(batch, lengths).numpy() for model in one_way.values()))))
+    results["bidirectional_masking"] = float(np.max(np.abs(both.predict_logits(batch[:, :4], lengths).numpy()
+                                                           - both.predict_logits(batch, lengths).numpy())))
+    results["bidirectional_unlike_one_way"] = float(np.max(np.abs(
+        both.predict_logits(batch, lengths).numpy() - one_way["on"].predict_logits(batch, lengths).numpy())))
+
     # GloVe's words absent from training: ids past the trained rows read the fixed rows, which take no training
     trained_rows, fixed_rows = rng.normal(size=(6, 4)), rng.normal(size=(3, 4))
     model = text_rnn.TextRNN(9, 2, 4, 5, "gru", embedding=trained_rows, fixed_embedding=fixed_rows)
@@ -307,6 +325,11 @@ def test_reverse_reads_the_real_words_backwards(checks):
     assert checks["reverse_diff"] < 1e-6 and checks["reverse_masking"] < 1e-6
 
 
+def test_bidirectional_joins_the_forward_and_the_reverse_reading_padding_masked(checks):
+    assert checks["bidirectional_diff"] < 1e-5 and checks["bidirectional_masking"] < 1e-6
+    assert checks["bidirectional_unlike_one_way"] > 1e-3
+
+
 def test_glove_words_absent_from_training_read_fixed_rows_and_are_saved(demo_runs, checks):
     assert checks["fixed_rows_diff"] < 1e-6 and checks["fixed_rows_trainable"] == []
     metrics = json.loads((demo_runs["glove"] / "metrics.json").read_text())
@@ -410,10 +433,11 @@ def test_entry_scripts_hold_every_setting_for_their_dataset_and_unit(script):
     hp = {k.arg: ast.literal_eval(k.value) for k in settings.keywords}
     rates = {"dropout", "word_dropout", "label_smoothing"}
     assert set(hp) == {"embedding_dim", "hidden_dim", "max_seq_len", "min_freq", "batch_size", "lr", "epochs",
-                       "clip", "reverse", "lr_schedule"} | rates
-    assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse", "lr_schedule"})
+                       "clip", "reverse", "bidirectional", "lr_schedule"} | rates
+    assert all(hp[key] > 0 for key in set(hp) - rates - {"reverse", "bidirectional", "lr_schedule"})
     assert all(0 <= hp[key] < 1 for key in rates)
-    assert isinstance(hp["reverse"], bool) and hp["lr_schedule"] in util.LR_SCHEDULES
+    assert isinstance(hp["reverse"], bool) and isinstance(hp["bidirectional"], bool)
+    assert hp["lr_schedule"] in util.LR_SCHEDULES
     call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call)
                 and getattr(node.func, "attr", None) == "main_for")
     assert [ast.literal_eval(arg) for arg in call.args[:2]] == script[:-3].split("_")
