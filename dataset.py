@@ -258,8 +258,9 @@ def fetch(remote: Remote, folder: Path, dataset: str = "NAME") -> Path:
             errors.append(f"{url}: {getattr(error, 'reason', error)}")
         finally:
             partial.unlink(missing_ok=True)  # nothing unverified stays behind, Ctrl-C included
-    raise DatasetError(f"could not download {remote.filename} ({'; '.join(errors)}), and kept nothing: try again, or "
-                       f"fetch it on a machine with internet and run `python dataset.py prepare {dataset} --source FILE`")
+    raise DatasetError(f"could not download {remote.filename} ({'; '.join(errors)}), and kept nothing: try again, "
+                       f"or fetch it on a machine with internet and run `python dataset.py prepare {dataset} "
+                       f"--source FILE`")
 
 
 def download(name: str, data_dir=None) -> Path:

@@ -126,7 +126,8 @@ def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_
     monkeypatch.setattr(util, "plot_confus_matrix", lambda pred, actual, **kwargs:
                         plots.update(confusion=(pred, kwargs)))
     out = tmp_path / "out"
-    monkeypatch.setattr(sys, "argv", ["digit_classification.py", "--dataset", "fashion_mnist", "--results-dir", str(out)])
+    monkeypatch.setattr(sys, "argv", ["digit_classification.py", "--dataset", "fashion_mnist",
+                                      "--results-dir", str(out)])
     digit_classification.main()
     m = metrics(out)
     assert m["test_accuracy_softmax"] == 0.0 and m["test_accuracy_cnn"] == 1.0
