@@ -437,11 +437,14 @@ NO_GLOVE = "random (no GloVe file)"  # the embeddings a GloVe text run trained i
 
 def _run_notes(metrics: dict) -> list[str]:
     """What makes a run's figures say nothing about the method: demo data, a network that was not pretrained
-    (runs saved before `pretrained` was recorded say so in `weights`), GloVe asked for but not found."""
+    (runs saved before `pretrained` was recorded say so in `weights`), GloVe asked for but not found, seeds of a
+    seed_spread run that failed."""
     not_pretrained = metrics.get("pretrained") is False or "RANDOM weights" in str(metrics.get("weights", ""))
+    failed = len(metrics.get("failed_seeds") or [])  # benchmarks/seed_spread.py: its figures leave those out
     return (["DEMO DATA: not a real result"] * bool(metrics.get("demo"))
             + ["RANDOM weights: not pretrained"] * not_pretrained
-            + ["no GloVe file: random embeddings"] * (metrics.get("embeddings") == NO_GLOVE))
+            + ["no GloVe file: random embeddings"] * (metrics.get("embeddings") == NO_GLOVE)
+            + [f"{failed} of {len(metrics.get('seeds') or [])} seeds FAILED, left out"] * bool(failed))
 
 
 def _abandon_unfinished_runs(keep: bool = False) -> None:

@@ -109,6 +109,8 @@ def main():
         print(json.dumps(WORKERS[args.worker](args)))
         return
 
+    if args.vocab_size < 3:  # ids 0 and 1 are padding and <unk>: the random tokens are drawn from 2 .. V-1
+        util.fail(f"--vocab-size {args.vocab_size} leaves no word ids (0 and 1 are padding and <unk>): use at least 3")
     argv = [a for a in sys.argv[1:]]
     run = util.start_run(args, "lstm_throughput", "random_tokens", "lstm")
     rates = {}
@@ -116,8 +118,8 @@ def main():
         print(f"timing {name} ({args.steps} steps of {args.batch_size} sequences, T <= {args.seq_len}) ...")
         result = subprocess.run([sys.executable, __file__, *argv, "--worker", name], capture_output=True, text=True)
         if result.returncode != 0:
-            util.fail(f"the {name} worker failed ({result.stderr.strip().splitlines()[-1:]}): run it alone with "
-                      f"--worker {name} to see why")
+            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            util.fail(f"the {name} worker failed ({last}): run it alone with --worker {name} to see why")
         seconds = json.loads(result.stdout.strip().splitlines()[-1])
         rates[name] = {clock: args.steps * args.batch_size / seconds[clock] for clock in seconds}
         print(f"{name:>10}: {rates[name]['wall']:8.1f} sequences/s, {rates[name]['cpu']:8.1f} per CPU-second")

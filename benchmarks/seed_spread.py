@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -59,17 +60,34 @@ def run_seed(args: argparse.Namespace, script: Path, seed: int, folder: Path) ->
         return {"seed": seed, "error": f"{reason} (log: {log})"}
     metrics = json.loads(metrics_file.read_text())
     value = lookup(metrics, args.key)
-    if not isinstance(value, (int, float)):
-        return {"seed": seed, "error": f"metrics.json has no number at {args.key!r} ({metrics_file})"}
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return {"seed": seed, "error": f"metrics.json has no finite number at {args.key!r} ({value!r}, "
+                                       f"{metrics_file})"}
     return {"seed": seed, "value": value, "best_epoch": metrics.get("best_epoch"), "seconds": metrics.get("seconds")}
 
 
-def summarise(values: list[float], target: float | None) -> dict:
+def lower_is_better(key: str) -> bool:
+    """A loss or bits per character reaches its target from above; an accuracy from below."""
+    return any(word in key.rsplit(".", 1)[-1] for word in ("loss", "bpc", "perplexity"))
+
+
+def is_share(key: str) -> bool:
+    """Accuracies are shares (0-1), shown as percentages; anything else is shown as it is."""
+    return "accuracy" in key.rsplit(".", 1)[-1]
+
+
+def shown(value: float, key: str) -> str:
+    return f"{value:.2%}" if is_share(key) else f"{value:.4g}"
+
+
+def summarise(values: list[float], target: float | None, key: str = "test_accuracy") -> dict:
+    """n, mean, sample standard deviation (None for one value), min, max; with a target, the seeds reaching it."""
     summary = {"n": len(values), "mean": statistics.fmean(values), "min": min(values), "max": max(values),
-               "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+               "std": statistics.stdev(values) if len(values) > 1 else None}
     if target is not None:
         summary["target"] = target
-        summary["seeds_reaching_target"] = sum(value >= target for value in values)
+        reached = (lambda v: v <= target) if lower_is_better(key) else (lambda v: v >= target)
+        summary["seeds_reaching_target"] = sum(map(reached, values))
     return summary
 
 
@@ -77,13 +95,15 @@ def plot_spread(rows: list[dict], summary: dict, path: Path, title: str, key: st
     plt = util.pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     seeds = [row["seed"] for row in rows]
-    ax.plot(seeds, [100 * row["value"] for row in rows], "o", label="one seed")
-    ax.axhline(100 * summary["mean"], color="C0", alpha=0.5, label=f"mean {summary['mean']:.2%}")
+    scale = 100 if is_share(key) else 1
+    ax.plot(seeds, [scale * row["value"] for row in rows], "o", label="one seed")
+    ax.axhline(scale * summary["mean"], color="C0", alpha=0.5, label=f"mean {shown(summary['mean'], key)}")
     if "target" in summary:
-        ax.axhline(100 * summary["target"], color="C3", linestyle="--", label=f"target {summary['target']:.0%}")
+        ax.axhline(scale * summary["target"], color="C3", linestyle="--",
+                   label=f"target {shown(summary['target'], key)}")
     ax.set_xticks(seeds)
     ax.set_xlabel("seed")
-    ax.set_ylabel(f"{key} (%)")
+    ax.set_ylabel(f"{key} (%)" if is_share(key) else key)
     ax.set_title(util.wrap_title(title, 6, fontsize=9), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -103,7 +123,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seeds run at once (each run uses its script's own thread count)")
     parser.add_argument("--key", default="test_accuracy",
                         help="the number to collect from each metrics.json; dots reach into nested entries")
-    parser.add_argument("--target", type=float, default=None, help="a target to count the seeds against (0-1)")
+    parser.add_argument("--target", type=float, default=None,
+                        help="a target to count the seeds against (an accuracy as a share, 0-1; for a key that "
+                             "names a loss or bpc, values at or under it reach it)")
     util.add_common_args(parser, epochs=None, unused=("seed",),
                          results_help="this benchmark's folder (default: results/seed_spread/<script>/)")
     parser.epilog = "--seeds sets the seeds; --epochs, --data-dir, --device and --demo are passed on to SCRIPT."
@@ -126,6 +148,11 @@ def main(argv: list[str] | None = None) -> None:
         if any(arg == option or arg.startswith(option + "=") for arg in args.script_args):
             util.fail(f"{option} after -- would reach every seed's run: give the seeds with --seeds and this "
                       "benchmark's folder with --results-dir before --")
+    if args.target is not None and not math.isfinite(args.target):
+        util.fail(f"--target {args.target} is not a finite number: give e.g. 0.77 for 77%")
+    if args.target is not None and is_share(args.key) and not 0 <= args.target <= 1:
+        util.fail(f"--target {args.target:g} is not a share: give an accuracy target between 0 and 1, "
+                  f"e.g. 0.77 for 77%")
     if len(set(args.seeds)) != len(args.seeds):
         util.fail(f"--seeds repeats a seed ({' '.join(map(str, args.seeds))}): give each seed once")
     name = script.relative_to(REPO).with_suffix("").as_posix().replace("/", "_") if script.is_relative_to(REPO) \
@@ -146,16 +173,20 @@ def main(argv: list[str] | None = None) -> None:
     bar.close()
     rows = [row for row in results if "value" in row]
     failed = [row for row in results if "error" in row]
+    key = args.key
     for row in results:
-        shown = f"{row['value']:.2%}" if "value" in row else f"failed: {row['error']}"
+        value = shown(row["value"], key) if "value" in row else f"failed: {row['error']}"
         extra = f"  best epoch {row['best_epoch']}" if row.get("best_epoch") is not None else ""
-        print(f"seed {row['seed']}: {shown}{extra}")
-    summary = summarise([row["value"] for row in rows], args.target) if rows else {"n": 0}
+        print(f"seed {row['seed']}: {value}{extra}")
+    summary = summarise([row["value"] for row in rows], args.target, key) if rows else {"n": 0}
     if rows:
-        line = (f"{args.key} over {summary['n']} seeds: mean {summary['mean']:.2%}, std {summary['std']:.2%}, "
-                f"min {summary['min']:.2%}, max {summary['max']:.2%}")
+        spread = "n/a (one seed)" if summary["std"] is None else shown(summary["std"], key)
+        line = (f"{key} over {summary['n']} seeds: mean {shown(summary['mean'], key)}, std {spread}, "
+                f"min {shown(summary['min'], key)}, max {shown(summary['max'], key)}")
         if args.target is not None:
-            line += f"; {summary['seeds_reaching_target']} of {summary['n']} seeds reach {args.target:.2%}"
+            side = "<=" if lower_is_better(key) else ">="
+            line += (f"; {summary['seeds_reaching_target']} of {summary['n']} seeds reach {side} "
+                     f"{shown(args.target, key)}")
         print(line)
         plot_spread(rows, summary, run.path("spread.png"), shown_command, args.key)
     util.save_json({"script": args.script, "script_args": args.script_args, "key": args.key, "runs": results,

@@ -1,7 +1,10 @@
 """The course's small convolutional network on a CIFAR-100 subset, in PyTorch.
 
 conv 3->16 3x3 - ReLU - 2x2 max-pool - conv 16->32 3x3 - ReLU - 2x2 max-pool - linear to the classes,
-trained with SGD on `num_classes` CIFAR-100 classes chosen by the seed (dataset.cifar100). The epoch
+trained with SGD (momentum 0.9) on `num_classes` CIFAR-100 classes chosen by the seed (dataset.cifar100). The
+convolutions are unpadded (nn.Conv2d's default; this part's description names no padding): 32 -> 30 -> 15 -> 13
+-> 6, so 6x6x32 = 1152 features reach the linear layer. Part 2's TensorFlow network pads "same", as its
+description says: 2048. The epoch
 with the best accuracy on a validation split carved from train is kept; the test split is used once.
 
     python part1_pytorch/cifar_pytorch.py --num-classes 4 --epochs 20
@@ -122,7 +125,7 @@ def main(argv=None):
     util.save_torch({"num_classes": args.num_classes, "class_names": classes, "lr": args.lr,
                      "state_dict": model.cpu().state_dict()}, run.path("model.pt"))
     run.finish({"test_accuracy": accuracy, "num_classes": args.num_classes, "classes": classes, "lr": args.lr,
-                "batch_size": args.batch_size, "train_loss": curves["train_loss"],
+                "momentum": model.momentum, "batch_size": args.batch_size, "train_loss": curves["train_loss"],
                 "valid_accuracy": curves["valid_accuracy"], "best_valid_accuracy": max(curves["valid_accuracy"]),
                 "best_epoch": best_epoch})
 

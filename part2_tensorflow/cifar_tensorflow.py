@@ -15,7 +15,8 @@ softmax cross-entropy, one tf.function step per batch (a static graph, TensorFlo
 session.run). The evaluation graph is traced for a fixed batch size, like the course's placeholders, so the
 last batch, when smaller, is padded with zeros, predicted, and its padded rows dropped.
 A validation split carved from the training images picks the best epoch; the test split is used once.
-The trained network is saved as a tf.saved_model of its tf.Module (signature `predict_logits(images)`).
+The trained network is saved as a tf.saved_model of its tf.Module; the loaded object's `predict_logits(images)`
+gives the logits. (Part 1's PyTorch network leaves its convolutions unpadded: 1152 features instead of 2048.)
 """
 import argparse
 

@@ -21,8 +21,9 @@ def train_keeping_best(variables, epochs: int, epoch_batches, train_step, valid_
 
     Inputs:
     - variables: the tf.Variables to snapshot and restore (the model's trainable variables).
-    - epoch_batches(epoch) -> (iterable of argument tuples for train_step, number of batches).
-    - train_step(*batch) -> scalar loss tensor (one optimisation step).
+    - epoch_batches(epoch) -> (iterable of argument tuples for train_step, number of batches); a tuple's first
+      item holds the batch's examples along its first axis.
+    - train_step(*batch) -> scalar loss tensor (one optimisation step), the mean over the batch.
     - valid_accuracy() -> float, accuracy on the validation split with the current weights.
 
     Returns the curves {"train_loss": [...], "valid_accuracy": [...]} and the best epoch (1-based).
@@ -31,15 +32,17 @@ def train_keeping_best(variables, epochs: int, epoch_batches, train_step, valid_
     best_accuracy, best_epoch, best_values = -1.0, 0, None
     for epoch in range(1, epochs + 1):
         batches, total = epoch_batches(epoch)
-        losses = []
+        losses, sizes = [], []
         bar = util.progress(batches, total=total, desc=f"{desc} epoch {epoch}")
         for batch in bar:
             losses.append(float(train_step(*batch)))
+            sizes.append(batch[0].shape[0])
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         accuracy = float(valid_accuracy())
-        curves["train_loss"].append(float(np.mean(losses)))
+        loss = float(np.average(losses, weights=sizes))  # per example: a short last batch counts for its size
+        curves["train_loss"].append(loss)
         curves["valid_accuracy"].append(accuracy)
-        print(f"epoch {epoch:3d}: train loss {np.mean(losses):.4f}, validation accuracy {accuracy:.2%}")
+        print(f"epoch {epoch:3d}: train loss {loss:.4f}, validation accuracy {accuracy:.2%}")
         if accuracy > best_accuracy:
             best_accuracy, best_epoch = accuracy, epoch
             best_values = [v.numpy() for v in variables]

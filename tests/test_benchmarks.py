@@ -35,7 +35,40 @@ def test_summary_is_the_sample_statistics_and_counts_the_target():
     assert summary["std"] == pytest.approx(statistics.stdev(values))
     assert (summary["min"], summary["max"], summary["n"]) == (0.76, 0.80, 4)
     assert summary["seeds_reaching_target"] == 3
-    assert seed_spread.summarise([0.5], None)["std"] == 0.0
+    assert seed_spread.summarise([0.5], None)["std"] is None  # one value has no sample spread
+
+
+def test_a_loss_or_bpc_reaches_its_target_from_above_and_is_not_shown_as_a_percentage():
+    summary = seed_spread.summarise([1.9, 2.0, 2.3], target=2.2, key="valid_bpc")
+    assert summary["seeds_reaching_target"] == 2
+    assert seed_spread.shown(1.994, "valid_bpc") == "1.994" and seed_spread.shown(0.7734, "test_accuracy") == "77.34%"
+    assert seed_spread.shown(0.79, "models.lstm.test_accuracy") == "79.00%"
+
+
+def test_a_seed_whose_metric_is_not_a_finite_number_fails_alone(tmp_path, monkeypatch):
+    import argparse
+    folder = tmp_path / "spread"
+    folder.mkdir()
+    args = argparse.Namespace(key="test_accuracy", data_dir=None, epochs=None, device="auto", demo=False,
+                              script_args=[])
+
+    def fake_run(command, **kwargs):
+        seed = int(command[command.index("--seed") + 1])
+        run_dir = Path(command[command.index("--results-dir") + 1])
+        run_dir.mkdir()
+        value = {0: 0.7, 1: float("nan"), 2: True}[seed]
+        (run_dir / "metrics.json").write_text(json.dumps({"test_accuracy": value}))
+        return subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(seed_spread.subprocess, "run", fake_run)
+    results = [seed_spread.run_seed(args, REPO / "x.py", seed, folder) for seed in (0, 1, 2)]
+    assert results[0]["value"] == 0.7
+    assert all("no finite number" in result["error"] for result in results[1:])
+
+
+def test_a_spread_with_failed_seeds_says_so_in_its_last_line_and_the_summary():
+    import util
+    notes = util._run_notes({"failed_seeds": [2], "seeds": [0, 1, 2, 3]})
+    assert notes == ["1 of 4 seeds FAILED, left out"] and util._run_notes({"failed_seeds": [], "seeds": [0]}) == []
 
 
 def test_runs_each_seed_into_its_own_folder_and_collects_its_accuracy(tmp_path):
@@ -65,6 +98,8 @@ def test_runs_each_seed_into_its_own_folder_and_collects_its_accuracy(tmp_path):
     (["part1_pytorch/sentiment_lstm.py", "--seeds", "1", "1"], "--seeds repeats a seed"),
     (["part1_pytorch/sentiment_lstm.py", "--", "--results-dir", "elsewhere"], "--results-dir after -- would reach"),
     (["part1_pytorch/sentiment_lstm.py", "--", "--seed=3"], "--seed after -- would reach"),
+    (["part1_pytorch/sentiment_lstm.py", "--target", "77"], "--target 77 is not a share"),
+    (["part1_pytorch/sentiment_lstm.py", "--target", "nan"], "--target nan is not a finite number"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, args, message):
     result = spread(*args, "--results-dir", tmp_path / "out", data_dir=tmp_path / "data", timeout=60)
@@ -109,3 +144,11 @@ def test_lstm_throughput_times_both_frameworks_even_for_one_step_sequences(tmp_p
     assert metrics["ratio_tensorflow_over_pytorch"]["wall"] == pytest.approx(
         speeds["tensorflow"]["wall"] / speeds["pytorch"]["wall"])
     assert metrics["configuration"]["seq_len"] == 1 and metrics["demo"]
+
+
+def test_lstm_throughput_refuses_a_vocabulary_without_word_ids(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "lstm_throughput.py"), "--vocab-size", "2",
+                             "--results-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["error: --vocab-size 2 leaves no word ids (0 and 1 are padding and "
+                                                  "<unk>): use at least 3"]

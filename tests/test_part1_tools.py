@@ -232,3 +232,13 @@ def test_a_scripted_googlenet_predicts_without_its_tuple_warning(tmp_path):
         export.main([str(model), "--batch-size", "1"])
         predict.main([str(tmp_path / "model.scripted.pt"), str(image)])
     assert not [w for w in caught if "GoogleNetOutputs" in str(w.message)]
+
+
+def test_cifar_net_is_the_described_network_unpadded():
+    import cifar_pytorch
+    net = cifar_pytorch.CifarNet(num_classes=4)
+    shapes = []
+    net.conv2.register_forward_hook(lambda module, inputs, output: shapes.append((inputs[0].shape, output.shape)))
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 4)
+    assert shapes == [(torch.Size([2, 16, 15, 15]), torch.Size([2, 32, 13, 13]))]
+    assert (net.conv1.kernel_size, net.conv1.padding, net.fc.in_features) == ((3, 3), (0, 0), 32 * 6 * 6)

@@ -162,14 +162,20 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     import tf_training
     kept = [tf.Variable([1.0, 2.0]), tf.Variable(5.0)]
 
-    def add_one():
+    def add_one(examples):
         for variable in kept:
             variable.assign_add(tf.ones_like(variable))
         return tf.constant(1.0)
     accuracies = iter([0.9, 0.5, 0.6])
-    curves, best = tf_training.train_keeping_best(kept, 3, lambda epoch: ([()], 1), add_one, lambda: next(accuracies))
+    curves, best = tf_training.train_keeping_best(kept, 3, lambda epoch: ([(np.zeros(4),)], 1), add_one,
+                                                  lambda: next(accuracies))
     results["kept_best_epoch"], results["kept_valid_accuracy"] = best, curves["valid_accuracy"]
     results["kept_values"] = [variable.numpy().tolist() for variable in kept]
+    # the epoch's training loss is per example: batches of 3 and 1 with mean losses 1 and 5 make 2, not 3
+    curves, _ = tf_training.train_keeping_best([], 1, lambda epoch: ([(np.zeros(3),), (np.zeros(1),)], 2),
+                                               lambda examples: tf.constant(1.0 if len(examples) == 3 else 5.0),
+                                               lambda: 0.5)
+    results["epoch_loss_per_example"] = curves["train_loss"]
 
     # Label smoothing: the traced step's loss is (1 - eps) sparse cross-entropy + eps mean over classes of -log p
     model = text_rnn.TextRNN(50, 4, 8, 16, "gru", dropout=0.0, seed=3)  # no dropout: logits computed twice agree
@@ -206,6 +212,8 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     cifar = tf.saved_model.load(str(Path(cifar_run_dir) / "model" / "saved_model"))
     logits = cifar.predict_logits(cifar_tensorflow.to_nhwc(test_x)).numpy()
     results["cifar_reload_accuracy"] = float(np.mean(np.argmax(logits, 1) == test_y))
+    results["cifar_weight_shapes"] = [cifar.conv1_w.shape.as_list(), cifar.conv2_w.shape.as_list(),
+                                      cifar.dense_w.shape.as_list()]  # 3x3 "same" convolutions: 8x8x32 reach dense
     # padding the last batch: a batch function that only takes 64 images, on 160 (64 + 64 + 32)
     full = np.argmax(logits, 1)
 
@@ -351,6 +359,7 @@ def test_adam_clips_the_gradients_global_norm_before_its_step(checks):
 def test_training_leaves_the_variables_at_the_best_validation_epoch_not_the_last(checks):
     assert checks["kept_best_epoch"] == 1 and checks["kept_valid_accuracy"] == [0.9, 0.5, 0.6]
     assert checks["kept_values"] == [[2.0, 3.0], 6.0]  # the start plus one epoch, not plus three
+    assert checks["epoch_loss_per_example"] == [2.0]
 
 
 def test_rnn_learns_demo_task(checks):
@@ -406,6 +415,7 @@ def test_cifar_demo_run_and_reload(demo_runs, checks):
     assert (demo_runs["cifar"] / "confusion_matrix.png").is_file() and (demo_runs["cifar"] / "curves.png").is_file()
     assert checks["cifar_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])
     assert checks["cifar_padded_same"]
+    assert checks["cifar_weight_shapes"] == [[3, 3, 3, 16], [3, 3, 16, 32], [8 * 8 * 32, len(metrics["classes"])]]
 
 
 @pytest.mark.parametrize("case, message", [
