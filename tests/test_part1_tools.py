@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,7 +70,7 @@ def test_validation_loss_of_streams_without_a_target_is_an_error_not_a_division_
     args = char_rnn.parse_args(["--text", "x", "--valid-fraction", "0.016"])
     split = char_rnn.training_split(args, 1000)
     assert 1000 - split == 2 * char_rnn.VALID_STREAMS
-    assert char_rnn.validation_loss(model, char_rnn.streams(torch.zeros(16, dtype=torch.long), 8), 64) > 0
+    assert char_rnn.validation_loss(model, char_rnn.streams(np.zeros(16, dtype=np.int64), 8), 64) > 0
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
