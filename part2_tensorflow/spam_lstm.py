@@ -9,7 +9,7 @@ dataset on the validation split. `--unit` swaps the recurrent unit; every settin
     python part2_tensorflow/predict.py --model-dir results/tf_spam_lstm/spam_lstm/model --text "..."
 
 Measured with these defaults, seed 0, `--threads 1`, two runs at a time on 2 CPU cores: test accuracy
-97.91% (best epoch 9 of 10; 175 s of training and testing; session 12, at 8cceec0). One-directional (session 7,
+97.91% (best epoch 9 of 10; 175 s of training and testing; session 12, at e3fc8c6). One-directional (session 7,
 at e06325d): 97.68% in 82 s; before that, with the vocabulary of every training text, 97.99% (95 s wall).
 """
 import text_rnn
