@@ -105,12 +105,12 @@ def main():
                          demo_help="3 small steps: shows that it runs, measures nothing")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
     args = util.parse_args(parser, steps=3, warmup=1, vocab_size=2000)  # the workers receive the same arguments
+    if args.vocab_size < 3:  # ids 0 and 1 are padding and <unk>: the random tokens are drawn from 2 .. V-1
+        util.fail(f"--vocab-size {args.vocab_size} leaves no word ids (0 and 1 are padding and <unk>): use at least 3")
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return
 
-    if args.vocab_size < 3:  # ids 0 and 1 are padding and <unk>: the random tokens are drawn from 2 .. V-1
-        util.fail(f"--vocab-size {args.vocab_size} leaves no word ids (0 and 1 are padding and <unk>): use at least 3")
     argv = [a for a in sys.argv[1:]]
     run = util.start_run(args, "lstm_throughput", "random_tokens", "lstm")
     rates = {}

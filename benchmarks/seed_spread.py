@@ -1,4 +1,4 @@
-"""Run one script with several seeds and report the spread of its test accuracy.
+"""Run one script with several seeds and report the spread of its test accuracy (or another number it records).
 
     python benchmarks/seed_spread.py part2_tensorflow/sentiment_lstm.py --seeds 0 1 2 3 4 -- --threads 1
     python benchmarks/seed_spread.py part1_pytorch/text_classification.py --key models.lstm.test_accuracy \\
@@ -8,8 +8,10 @@ One seed's test accuracy says little when the validation split, the initial weig
 move with the seed: a miss of half a point against a target may be the seed. Each seed runs in its own
 process (so TensorFlow and torchvision never share one), writes its usual run folder as `seed_<S>/` inside
 this benchmark's folder, with its log beside it, and this script collects `--key` from each metrics.json.
-Prints one row per seed and the mean, sample standard deviation, minimum and maximum; writes spread.json
-and spread.png. The defaults of the script under test are not changed: options after `--` go to it as given.
+Prints one row per seed and the mean, sample standard deviation (none for one seed), minimum and maximum; writes
+spread.json and spread.png. Accuracies are shown as percentages and reach a `--target` from below; a key that
+names a loss, bits per character, perplexity, an error or seconds is shown as it is and reaches it from above.
+The defaults of the script under test are not changed: options after `--` go to it as given.
 """
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ def run_seed(args: argparse.Namespace, script: Path, seed: int, folder: Path) ->
 
 def lower_is_better(key: str) -> bool:
     """A loss or bits per character reaches its target from above; an accuracy from below."""
-    return any(word in key.rsplit(".", 1)[-1] for word in ("loss", "bpc", "perplexity"))
+    return any(word in key.rsplit(".", 1)[-1] for word in ("loss", "bpc", "perplexity", "error", "seconds"))
 
 
 def is_share(key: str) -> bool:
@@ -125,7 +127,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the number to collect from each metrics.json; dots reach into nested entries")
     parser.add_argument("--target", type=float, default=None,
                         help="a target to count the seeds against (an accuracy as a share, 0-1; for a key that "
-                             "names a loss or bpc, values at or under it reach it)")
+                             "names a loss, bpc, perplexity, error or seconds, values at or under it reach it)")
     util.add_common_args(parser, epochs=None, unused=("seed",),
                          results_help="this benchmark's folder (default: results/seed_spread/<script>/)")
     parser.epilog = "--seeds sets the seeds; --epochs, --data-dir, --device and --demo are passed on to SCRIPT."
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
             util.fail(f"{option} after -- would reach every seed's run: give the seeds with --seeds and this "
                       "benchmark's folder with --results-dir before --")
     if args.target is not None and not math.isfinite(args.target):
-        util.fail(f"--target {args.target} is not a finite number: give e.g. 0.77 for 77%")
+        util.fail(f"--target {args.target} is not a finite number: give a number, e.g. 0.77 for an accuracy of 77%")
     if args.target is not None and is_share(args.key) and not 0 <= args.target <= 1:
         util.fail(f"--target {args.target:g} is not a share: give an accuracy target between 0 and 1, "
                   f"e.g. 0.77 for 77%")

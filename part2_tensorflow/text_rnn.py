@@ -50,10 +50,11 @@ dropout on the embeddings and on the final state, optionally word dropout (train
 dataset.validation_split) picks the best epoch; the test split is used once, at the end. Options beyond
 the course's model, off unless a script's settings say otherwise: `--reverse` reads each text backwards
 (so the state ends on its start: a post's From and Subject lines), `--bidirectional` reads it both ways with
-two sets of the layer's weights (the state after its last word beside the state after its first; spam_lstm.py
-only), `--embeddings glove` starts from GloVe
-vectors instead of random ones (and, as in part 1, adds GloVe's most frequent words to the vocabulary at their
-fixed GloVe vectors: `--glove-vocab`), `--lr-schedule cosine` lowers the learning rate epoch by epoch, and
+two sets of the layer's weights (the state after its last word beside the state after its first; on in
+spam_lstm.py's settings, which `--unit rnn` and this runner's spam LSTM and RNN runs borrow), `--embeddings
+glove` starts from GloVe vectors instead of random ones (and, as in part 1, adds GloVe's most frequent words to
+the vocabulary at their fixed GloVe vectors: `--glove-vocab`), `--lr-schedule cosine` lowers the learning rate
+epoch by epoch, and
 `--label-smoothing EPS` trains towards smoothed targets (the sparse cross-entropy plus a uniform term).
 The saved model is a tf.saved_model of the tf.Module (signature
 `predict_logits(tokens, lengths)`) plus its vocabulary and settings (predict.py).
