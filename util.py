@@ -320,6 +320,13 @@ def _read_umask() -> int:
 UMASK = _read_umask()
 
 
+def _ordinary_mode(path: Path, new_mode: int) -> int:
+    """The permissions a file or folder written to `path` gets (mkstemp and mkdtemp make theirs private): those of
+    what it replaces, else `new_mode` (0o666 for a file, 0o777 for a folder) under the umask, as open() and mkdir()
+    would give."""
+    return path.stat().st_mode & 0o777 if path.exists() else new_mode & ~UMASK
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
@@ -330,8 +337,8 @@ def atomic_path(path: str | os.PathLike):
     tmp = Path(tmp)
     try:
         yield tmp
-        if tmp.exists():  # mkstemp makes it private: give it the mode open() would have (an existing file's own)
-            tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~UMASK)
+        if tmp.exists():
+            tmp.chmod(_ordinary_mode(path, 0o666))
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -349,7 +356,7 @@ def atomic_dir(path: str | os.PathLike):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o777 & ~UMASK)  # mkdtemp makes it private
+        tmp.chmod(_ordinary_mode(path, 0o777))
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))

@@ -233,10 +233,10 @@ def training_split(args, length: int) -> int:
     return split
 
 
-def train(args, text: str, run, device) -> dict:
+def train(args, text: str, split: int, run, device) -> dict:
+    """Train on text[:split], validate on text[split:] (split: training_split's)."""
     chars = "".join(sorted(set(text)))
     ids = encode(text, chars)
-    split = training_split(args, len(ids))
     train_data = streams(ids[:split], args.batch_size).to(device)
     valid_data = streams(ids[split:], VALID_STREAMS).to(device)
 
@@ -327,10 +327,10 @@ def main(argv=None):
         util.fail("no training text: pass --text FILE (a UTF-8 text file) or --demo")
     text = dataset.char_text(path=args.text, demo=args.demo and args.text is None, data_dir=args.data_dir)
     name = "demo_chars" if args.demo and args.text is None else Path(args.text).stem
-    training_split(args, len(text))
+    split = training_split(args, len(text))
     check_sampling(args, text)
     run = util.start_run(args, "char_rnn", name, f"lstm{args.num_layers}x{args.hidden_dim}")
-    result = train(args, text, run, device)
+    result = train(args, text, split, run, device)
     model = result["model"].cpu().eval()  # saved, exported and compared with its export on the CPU
 
     util.save_torch({"hyperparameters": result["hyperparameters"], "state_dict": model.state_dict()},

@@ -2,10 +2,11 @@
 
 conv 3->16 3x3 - ReLU - 2x2 max-pool - conv 16->32 3x3 - ReLU - 2x2 max-pool - linear to the classes,
 trained with SGD (momentum 0.9) on `num_classes` CIFAR-100 classes chosen by the seed (dataset.cifar100). The
-convolutions are unpadded (nn.Conv2d's default; this part's description names no padding): 32 -> 30 -> 15 -> 13
--> 6, so 6x6x32 = 1152 features reach the linear layer. Part 2's TensorFlow network pads "same", as its
-description says: 2048. The epoch
-with the best accuracy on a validation split carved from train is kept; the test split is used once.
+epoch with the best accuracy on a validation split carved from train is kept; the test split is used once.
+
+The convolutions are unpadded (nn.Conv2d's default; this part's description names no padding): 32 -> 30 -> 15
+-> 13 -> 6, so 6x6x32 = 1152 features reach the linear layer. Part 2's TensorFlow network pads "same", as its
+description says: 2048.
 
     python part1_pytorch/cifar_pytorch.py --num-classes 4 --epochs 20
     python part1_pytorch/cifar_pytorch.py --demo

@@ -22,6 +22,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -202,18 +203,22 @@ def build_extractor(arch: str, weights: str, wanted: list[str]) -> tuple[Feature
     return FeatureExtractor(arch, model.features, wanted), description
 
 
-def layer_too_big(extractor: FeatureExtractor, arch: str, height: int, width: int) -> str | None:
-    """The name of the first layer an image of height x width cannot pass, or None if it passes them all: every
-    pooling layer shrinks the feature maps, until a kernel no longer fits. Shapes only, on the meta device: no
-    memory, no arithmetic."""
+def layer_too_big_for(extractor: FeatureExtractor, arch: str) -> Callable[[int, int], str | None]:
+    """A function of (height, width): the name of the first layer an image of that size cannot pass, or None if it
+    passes them all (every pooling layer shrinks the feature maps, until a kernel no longer fits). Shapes only, on
+    a copy of the layers on the meta device, made once: no memory, no arithmetic."""
     names = {index: name for name, index in layer_indices(arch, extractor.layers).items()}
-    x = torch.zeros(1, 3, height, width, device="meta")
-    for index, layer in enumerate(copy.deepcopy(extractor.layers).to("meta")):
-        try:
-            x = layer(x)
-        except RuntimeError:  # "Output size is too small" (the meta device has no other failure to report)
-            return names.get(index, f"layer {index}")
-    return None
+    layers = copy.deepcopy(extractor.layers).to("meta")
+
+    def too_big(height: int, width: int) -> str | None:
+        x = torch.zeros(1, 3, height, width, device="meta")
+        for index, layer in enumerate(layers):
+            try:
+                x = layer(x)
+            except RuntimeError:  # "Output size is too small" (the meta device has no other failure to report)
+                return names.get(index, f"layer {index}")
+        return None
+    return too_big
 
 
 def check_size(extractor: FeatureExtractor, arch: str, path: Path, size: int, what: str, option: str) -> None:
@@ -221,10 +226,11 @@ def check_size(extractor: FeatureExtractor, arch: str, path: Path, size: int, wh
     through every layer."""
     with Image.open(path) as image:
         original = image.size
+    too_big = layer_too_big_for(extractor, arch)
 
     def fails(size: int) -> str | None:
         width, height = resized(original, size)
-        return layer_too_big(extractor, arch, height, width)
+        return too_big(height, width)
 
     layer = fails(size)
     if layer is None:

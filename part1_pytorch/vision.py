@@ -588,6 +588,8 @@ def quiet_scripted_googlenet() -> None:
     in main(), not here at import: a test's warnings.catch_warnings would undo it.)"""
     warnings.filterwarnings("ignore", message="Scripted GoogleNet always returns GoogleNetOutputs Tuple",
                             category=UserWarning)
+
+
 TORCHSCRIPT_META = "meta.json"  # extra file inside exported TorchScript archives: class names, preprocessing
 
 

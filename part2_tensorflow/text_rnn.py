@@ -172,18 +172,18 @@ class TextRNN(tf.Module):
         self.embedding = tf.Variable(embedding, dtype=tf.float32, name="embedding")
         self.fixed_embedding = (None if fixed_embedding is None or not len(fixed_embedding) else
                                 tf.Variable(fixed_embedding, dtype=tf.float32, trainable=False, name="fixed_embedding"))
-        self.W = tf.Variable(rng.uniform(-limit, limit, (embedding_dim, gates * hidden_dim)), dtype=tf.float32,
-                             name="W")
-        self.U = tf.Variable(np.concatenate([_orthogonal(hidden_dim, rng) for _ in range(gates)], axis=1),
-                             dtype=tf.float32, name="U")
-        self.b = tf.Variable(bias, dtype=tf.float32, name="b")
+
+        def reading(suffix: str = ""):  # the weights of one reading direction: W, U, b
+            return (tf.Variable(rng.uniform(-limit, limit, (embedding_dim, gates * hidden_dim)), dtype=tf.float32,
+                                name="W" + suffix),
+                    tf.Variable(np.concatenate([_orthogonal(hidden_dim, rng) for _ in range(gates)], axis=1),
+                                dtype=tf.float32, name="U" + suffix),
+                    tf.Variable(bias, dtype=tf.float32, name="b" + suffix))
+
+        self.W, self.U, self.b = reading()
         self.bidirectional = bidirectional
         if bidirectional:
-            self.W_back = tf.Variable(rng.uniform(-limit, limit, (embedding_dim, gates * hidden_dim)),
-                                      dtype=tf.float32, name="W_back")
-            self.U_back = tf.Variable(np.concatenate([_orthogonal(hidden_dim, rng) for _ in range(gates)], axis=1),
-                                      dtype=tf.float32, name="U_back")
-            self.b_back = tf.Variable(bias, dtype=tf.float32, name="b_back")
+            self.W_back, self.U_back, self.b_back = reading("_back")
         features = hidden_dim * (2 if bidirectional else 1)
         limit = np.sqrt(6.0 / (features + num_classes))
         self.W_out = tf.Variable(rng.uniform(-limit, limit, (features, num_classes)), dtype=tf.float32,

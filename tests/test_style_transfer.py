@@ -262,8 +262,9 @@ def test_an_image_too_small_for_the_network_is_one_sentence_before_the_run(isola
     assert not (isolated / "run").exists()
     # and the size it names is the smallest that works
     extractor = random_squeezenet(st.DEFAULTS["squeezenet1_1"])
-    assert st.layer_too_big(extractor, "squeezenet1_1", 9, 9) is None
-    assert st.layer_too_big(extractor, "squeezenet1_1", 8, 8) == "pool3"
+    too_big = st.layer_too_big_for(extractor, "squeezenet1_1")
+    assert too_big(9, 9) is None
+    assert too_big(8, 8) == "pool3"
 
 
 def test_the_size_named_for_an_elongated_image_is_the_smallest_that_works(tmp_path):
