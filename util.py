@@ -719,7 +719,8 @@ def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: 
                     label=key.replace("_", " "))
         if kept is not None:
             ax.axvline(kept, color="grey", linestyle="--", linewidth=1, label=f"kept ({xlabel} {kept})")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlim(max(ax.get_xlim()[0], 0.5), ax.get_xlim()[1])  # points start at 1: no tick at 0
         ax.set_xlabel(xlabel)
         ax.set_ylabel(_axis_label(keys))
         ax.grid(alpha=0.3)

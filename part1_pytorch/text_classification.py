@@ -188,7 +188,7 @@ def train_neural(name: str, args, data, device, run) -> tuple[dict, text_models.
     summary = {"model": name, "valid_accuracy": result["valid_accuracy"], "test_accuracy": test["accuracy"],
                "best_epoch": result["best_epoch"], "seconds": round(seconds, 1), "settings": settings,
                "glove_words_found": glove_found,
-               "embeddings": (util.NO_GLOVE if glove_found is None else "glove") if name in GLOVE_MODELS else None,
+               "embeddings": text_models.embeddings_used("glove" if name in GLOVE_MODELS else None, glove_found),
                "parameters": sum(p.numel() for p in model.parameters())}
     return summary, text_models.TextPredictor(model, vocab_words, data.classes)
 

@@ -187,6 +187,12 @@ def init_glove(model: nn.Module, vocab_words: list[str], data_dir=None, path=Non
     return found
 
 
+def embeddings_used(asked: str | None, glove_found: int | None) -> str | None:
+    """What a model's embeddings started from, for its metrics: `asked` ("glove", "random", None for a model
+    without embeddings), except GloVe asked for and not found (a demo without the file): util.NO_GLOVE."""
+    return util.NO_GLOVE if asked == "glove" and glove_found is None else asked
+
+
 # --------------------------------------------------------------------------- training and evaluation
 
 def _loss_and_predictions(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0):
@@ -491,8 +497,8 @@ def run_classifier(args, script: str, name: str) -> dict:
         glove_found = init_glove(model, vocab_words, args.data_dir, args.glove, args.demo, args.seed)
     start_untrained_unk_at_zero(model, data.vocab)
     # A demo without a GloVe file keeps random embeddings (init_glove said so), with the GloVe settings: say so.
-    missing = args.embeddings == "glove" and glove_found is None
-    embeddings = util.NO_GLOVE if missing else args.embeddings
+    embeddings = embeddings_used(args.embeddings, glove_found)
+    missing = embeddings == util.NO_GLOVE
     model.embedding.weight.requires_grad_(not args.freeze_embeddings)
     run = util.start_run(args, script, data_name, f"{args.unit}_{'glove-missing' if missing else embeddings}")
     extra = f" ({data.vocab.extra:,} of them GloVe's, absent from training, kept fixed)" if data.vocab.extra else ""

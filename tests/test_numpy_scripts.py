@@ -190,7 +190,8 @@ def test_digit_splits_are_standardised_with_the_training_images_statistics(tmp_p
     # and training plus validation images, with their labels, are the original training set
 
     def rows(images, labels):
-        return sorted(np.round(image).astype(np.uint8).tobytes() + bytes([label]) for image, label in zip(images, labels))
+        return sorted(np.round(image).astype(np.uint8).tobytes() + bytes([label])
+                      for image, label in zip(images, labels))
     assert rows(np.concatenate([train, valid]), np.concatenate([data["y_train"], data["y_val"]])) == \
         rows(x_train, y_train)
 

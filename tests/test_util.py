@@ -423,16 +423,22 @@ def test_a_run_without_pretrained_weights_says_so_in_its_last_line_and_the_summa
     assert rows["| features/demo_images_resnet18"].endswith("| DEMO DATA: not a real result |")
 
 
-def test_curves_mark_the_kept_epoch_and_count_epochs_in_whole_numbers(tmp_path, monkeypatch):
+@pytest.mark.parametrize("epochs", [1, 3, 30])
+def test_curves_mark_the_kept_epoch_and_count_epochs_in_whole_numbers(tmp_path, monkeypatch, epochs):
     plt = util.pyplot()
     drawn = []
     monkeypatch.setattr(plt, "close", drawn.append)  # keep the figure to look at it
-    util.plot_curves({"train_loss": [1.0, 0.5, 0.7], "valid_accuracy": [0.5, 0.8, 0.6]}, tmp_path / "c.png", kept=2)
+    losses, accuracies = np.linspace(1, 0.5, epochs).tolist(), np.linspace(0.5, 0.8, epochs).tolist()
+    util.plot_curves({"train_loss": losses, "valid_accuracy": accuracies}, tmp_path / "c.png", kept=1)
     loss_panel, accuracy_panel = drawn[0].axes
     assert accuracy_panel.get_ylabel() == "accuracy" and loss_panel.get_ylabel() == "loss"
     for panel in (loss_panel, accuracy_panel):
-        assert "kept (epoch 2)" in [line.get_label() for line in panel.get_lines()]
-        assert all(float(tick).is_integer() for tick in panel.get_xticks())
+        assert "kept (epoch 1)" in [line.get_label() for line in panel.get_lines()]
+        low, high = panel.get_xlim()
+        shown = [float(tick) for tick in panel.get_xticks() if low <= tick <= high]
+        # epochs count from 1: every tick shown is a whole epoch that exists, the first included
+        assert shown and all(tick.is_integer() and 1 <= tick <= epochs for tick in shown)
+        assert min(shown) <= max(1, epochs // 5)
 
 
 def test_tensorflow_import_keeps_back_only_its_two_start_up_notices(tmp_path):
