@@ -463,12 +463,21 @@ def test_only_the_glove_models_of_text_classification_get_glove_words(tmp_path, 
         assert ("marvellous" in checkpoint["vocab"]) == has_glove_words == (fixed > 0), name
     together = json.loads((out / "metrics.json").read_text())["models"]
     assert together["avg_glove"]["glove_words_found"] > 0 and together["avg"]["glove_words_found"] is None
+    assert (together["avg_glove"]["embeddings"], together["avg"]["embeddings"]) == ("glove", None)
     # Models trained one after another on shared batches match the same model trained alone
     text_classification.main(["--demo", "--model", "avg", "--epochs", "1", "--data-dir", str(data_dir),
                               "--results-dir", str(tmp_path / "alone")])
     alone = json.loads((tmp_path / "alone" / "metrics.json").read_text())
     assert (alone["valid_accuracy"], alone["test_accuracy"]) == (together["avg"]["valid_accuracy"],
                                                                  together["avg"]["test_accuracy"])
+
+
+def test_a_text_classification_demo_without_a_glove_file_names_its_random_embeddings(tmp_path, data_dir):
+    import text_classification
+    text_classification.main(["--demo", "--model", "avg_glove", "--epochs", "1", "--data-dir", str(data_dir),
+                              "--results-dir", str(tmp_path / "run")])
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["embeddings"] == "random (no GloVe file)" and metrics["glove_words_found"] is None
 
 
 def test_unk_row_starts_at_zero_only_when_no_training_word_reads_it():
