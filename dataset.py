@@ -194,11 +194,13 @@ def spec(name: str) -> Spec:
 
 def dataset_path(name: str, data_dir=None) -> Path:
     """The prepared folder of a registered dataset; a clear error when it is not there."""
-    spec(name)
+    s = spec(name)
     path = data_root(data_dir) / name
     if not path.is_dir():
-        raise DatasetError(f"dataset '{name}' is not prepared in {path}: run `python dataset.py download {name}` "
-                           f"or `python dataset.py prepare {name} --source PATH`")
+        prepare_it = f"`python dataset.py prepare {name} --source PATH`"
+        raise DatasetError(f"dataset '{name}' is not prepared in {path}: "
+                           + (f"run `python dataset.py download {name}` or {prepare_it}" if s.remotes
+                              else f"it has no public download ({s.note}): run {prepare_it}"))
     return path
 
 

@@ -112,7 +112,7 @@ def main():
         return
 
     argv = [a for a in sys.argv[1:]]
-    run = util.start_run(args, "lstm_throughput", "random_tokens", "lstm")
+    run = util.start_run(args, "lstm_throughput", "demo_" * args.demo + "random_tokens", "lstm")
     rates = {}
     for name in WORKERS:
         print(f"timing {name} ({args.steps} steps of {args.batch_size} sequences, T <= {args.seq_len}) ...")

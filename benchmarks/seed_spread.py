@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         util.fail(f"--seeds repeats a seed ({' '.join(map(str, args.seeds))}): give each seed once")
     name = script.relative_to(REPO).with_suffix("").as_posix().replace("/", "_") if script.is_relative_to(REPO) \
         else script.stem
-    run = util.start_run(args, "seed_spread", name)
+    run = util.start_run(args, "seed_spread", "demo_" * args.demo + name)  # a demo never displaces a real run
     shown_command = " ".join([script.name, *args.script_args])
     print(f"{shown_command}: seeds {' '.join(map(str, args.seeds))}, "
           f"{args.jobs} at a time, collecting {args.key}")

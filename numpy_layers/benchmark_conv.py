@@ -60,7 +60,7 @@ def main():
     util.add_common_args(parser, epochs=0, unused=("data_dir", "device"),
                          demo_help="a batch of 8, 3 repeats, naive loops on 1 example (options given still win)")
     args = util.parse_args(parser, repeats=3, naive_examples=1)
-    run = util.start_run(args, "benchmark_conv", "random_demo" if args.demo else "random")
+    run = util.start_run(args, "benchmark_conv", "demo_" * args.demo + "random")
     rng = np.random.default_rng(args.seed)
     util.use_threads(args.threads)
     batch_scale = 8 if args.demo else 1       # the demo divides the batch by 8

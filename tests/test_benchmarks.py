@@ -14,8 +14,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import seed_spread  # noqa: E402
 
 
-def spread(*args, data_dir, timeout=240, cwd=REPO):
-    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_QUIET": "1", "OMP_NUM_THREADS": "1"}
+def spread(*args, data_dir, timeout=240, cwd=REPO, results_root=None):
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_QUIET": "1", "OMP_NUM_THREADS": "1",
+           **({"COURSE_RESULTS_DIR": str(results_root)} if results_root else {})}
     return subprocess.run([sys.executable, str(REPO / "benchmarks" / "seed_spread.py"), *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
 
@@ -110,11 +111,12 @@ def test_bad_arguments_give_one_clear_line(tmp_path, args, message):
 
 def test_a_key_missing_from_metrics_fails_with_the_key_named(tmp_path):
     result = spread("part1_pytorch/sentiment_lstm.py", "--seeds", 0, "--demo", "--key", "models.lstm.test_accuracy",
-                    "--results-dir", tmp_path / "out", data_dir=tmp_path / "data")
+                    data_dir=tmp_path / "data", results_root=tmp_path / "results")
     assert result.returncode == 2
     assert "every seed failed" in result.stderr and "'models.lstm.test_accuracy'" in result.stderr
-    assert (tmp_path / "out" / "seed_0.log").exists()  # kept for the user to read
-    assert json.loads((tmp_path / "out" / "spread.json").read_text())["runs"][0]["seed"] == 0
+    out = tmp_path / "results" / "seed_spread" / "demo_part1_pytorch_sentiment_lstm"  # never a real spread's folder
+    assert (out / "seed_0.log").exists()  # kept for the user to read
+    assert json.loads((out / "spread.json").read_text())["runs"][0]["seed"] == 0
 
 
 def test_relative_folders_mean_the_callers_folders_for_every_seed(tmp_path):
@@ -134,11 +136,12 @@ def test_relative_folders_mean_the_callers_folders_for_every_seed(tmp_path):
 
 
 def test_lstm_throughput_times_both_frameworks_even_for_one_step_sequences(tmp_path):
-    env = {**os.environ, "COURSE_QUIET": "1"}
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "lstm_throughput.py"), "--demo", "--seq-len", "1",
-                             "--results-dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    env = {**os.environ, "COURSE_QUIET": "1", "COURSE_RESULTS_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "lstm_throughput.py"), "--demo",
+                             "--seq-len", "1"], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    # a demo's folder is never a real measurement's
+    metrics = json.loads((tmp_path / "lstm_throughput" / "demo_random_tokens_lstm" / "metrics.json").read_text())
     speeds = metrics["sequences_per_second"]
     assert all(speeds[side]["wall"] > 0 for side in ("tensorflow", "pytorch"))
     assert metrics["ratio_tensorflow_over_pytorch"]["wall"] == pytest.approx(

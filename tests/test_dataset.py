@@ -339,6 +339,10 @@ def test_an_unverified_download_that_cannot_be_prepared_is_not_reused(isolated, 
 def test_missing_dataset_names_the_command_that_provides_it(isolated):
     with pytest.raises(dataset.DatasetError, match=r"dataset.py download spam.*dataset.py prepare spam"):
         dataset.load_text_dataset("spam", 10)
+    with pytest.raises(dataset.DatasetError) as raised:  # a dataset without a public source: only prepare works
+        dataset.dataset_path("places")
+    assert "no public download" in str(raised.value) and "dataset.py prepare places --source PATH" in str(raised.value)
+    assert "dataset.py download" not in str(raised.value)
     assert_user_error(run_script("dataset.py", "prepare", "nosuchset", "--source", "."), "unknown dataset 'nosuchset'")
     assert_user_error(run_script("dataset.py", "prepare", "spam", "--source", isolated / "nothing"), "does not exist")
 
