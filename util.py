@@ -153,6 +153,13 @@ def use_threads(threads: int | None, library: str = "torch") -> None:
         raise ValueError(f"use_threads: unknown library {library!r} (torch or tensorflow)")
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of the processes it waited for: next to the wall time it shows how much a
+    shared machine slowed a run."""
+    used = os.times()
+    return round(used.user + used.system + used.children_user + used.children_system, 1)
+
+
 # TensorFlow 2.21 writes these two lines from C++ while it is imported, TF_CPP_MIN_LOG_LEVEL or not (both twice).
 _TENSORFLOW_START_UP = re.compile(r"All log messages before absl::InitializeLog|oneDNN custom operations are on")
 
@@ -422,7 +429,8 @@ class Run:
 
     def finish(self, metrics: dict) -> dict:
         """Write metrics.json (the standard keys filled in), refresh results/SUMMARY.md, print a line."""
-        merged = {**self.info, "seconds": round(time.time() - self.started, 1), **metrics}
+        merged = {**self.info, "seconds": round(time.time() - self.started, 1), "cpu_seconds": cpu_seconds(),
+                  **metrics}
         merged.setdefault("test_accuracy", None)
         save_json(merged, self.path("metrics.json"))
         self.finished = True
@@ -564,7 +572,8 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
         directory.mkdir(parents=True, exist_ok=True)
         seed = getattr(args, "seed", None)
         info = {"script": script, "dataset": dataset, "model": model, "seed": seed,
-                "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False))}
+                "epochs": getattr(args, "epochs", None), "demo": bool(getattr(args, "demo", False)),
+                "threads": getattr(args, "threads", None)}  # None: the library's own choice
         save_json({**info, "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
                    "started": datetime.now().isoformat(timespec="seconds"), "pid": os.getpid(),
                    "process_start": _process_start(os.getpid()), "host": socket.gethostname()}, directory / RUN_STARTED)

@@ -268,7 +268,7 @@ def train(args, text: str, split: int, run, device) -> dict:
             best_checkpoint = len(checkpoint_steps)
         text_sample = sample_text(model, args.seed, args.prime, 200, args.temperature, args.top_k)
         with samples.open("a") as handle:
-            handle.write(f"--- step {step}, {time.time() - started:.0f} s ({text_models.cpu_seconds():.0f} s of CPU), "
+            handle.write(f"--- step {step}, {time.time() - started:.0f} s ({util.cpu_seconds():.0f} s of CPU), "
                          f"valid bpc {bpc:.3f}\n{text_sample}\n\n")
         util.say(f"step {step}: train loss {train_loss:.3f}, valid loss {valid:.3f} = {bpc:.3f} bits/char")
         model.train()
@@ -354,7 +354,6 @@ def main(argv=None):
                 "checkpoint_steps": result["checkpoint_steps"], "train_seconds": round(result["train_seconds"], 1),
                 "characters": result["characters"], "vocab_size": len(model.chars),
                 "export_generates_same_text": eager == exported, "threads": torch.get_num_threads(),
-                "cpu_seconds": text_models.cpu_seconds(),
                 "hyperparameters": {k: v for k, v in result["hyperparameters"].items() if k != "chars"},
                 "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": args.lr, "curves": result["curves"]})
 

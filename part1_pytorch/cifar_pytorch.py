@@ -68,7 +68,7 @@ class CifarNet(nn.Module):
                 predicted, labels = self.predict(validloader)
                 accuracy = float((predicted == labels).mean())
                 curves["valid_accuracy"].append(accuracy)
-                message += f", valid accuracy {accuracy:.3f}"
+                message += f", validation accuracy {accuracy:.2%}"
                 if accuracy > best_accuracy:
                     best_accuracy, best_state = accuracy, copy.deepcopy(self.state_dict())
             print(message)
@@ -120,8 +120,10 @@ def main(argv=None):
     accuracy = float((predicted == labels).mean())
 
     util.plot_confus_matrix(predicted, labels, title=f"CifarNet on {name}", class_names=classes,
-                            path=run.path("confusion.png"))
+                            path=run.path("confusion_matrix.png"))
     best_epoch = int(np.argmax(curves["valid_accuracy"])) + 1  # fit keeps the first best epoch, as argmax does
+    print(f"best epoch {best_epoch} (validation accuracy {max(curves['valid_accuracy']):.2%}), "
+          f"test accuracy {accuracy:.2%}")
     util.plot_curves(curves, run.path("curves.png"), title=f"CifarNet on {name}", kept=best_epoch)
     util.save_torch({"num_classes": args.num_classes, "class_names": classes, "lr": args.lr,
                      "state_dict": model.cpu().state_dict()}, run.path("model.pt"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import resource
 import time
 from pathlib import Path
 
@@ -247,12 +246,6 @@ def train_epoch(model, batches, optimizer, device, clip: float, desc: str = "tra
         seen += len(label)
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
     return {"loss": total_loss / seen, "accuracy": correct / seen}
-
-
-def cpu_seconds() -> float:
-    """CPU time this process has used: next to wall time it shows how much a shared machine slowed a run."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return round(usage.ru_utime + usage.ru_stime, 1)
 
 
 def _length(batches):
@@ -520,12 +513,12 @@ def run_classifier(args, script: str, name: str) -> dict:
     examples = show_predictions(TextPredictor(model.cpu(), vocab_words, classes, args.max_seq_len),
                                 *dataset.read_text_split(name, "test", args.data_dir, args.demo))
     return run.finish({"test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                       "valid_accuracy": result["valid_accuracy"], "best_epoch": result["best_epoch"],
+                       "best_valid_accuracy": result["valid_accuracy"], "best_epoch": result["best_epoch"],
                        "epochs_run": result["epochs_run"], "unit": args.unit, "embeddings": embeddings,
                        "freeze_embeddings": args.freeze_embeddings,
                        "glove_words_found": glove_found, "hyperparameters": hyperparameters,
                        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule,
                        "label_smoothing": args.label_smoothing,
                        "max_seq_len": args.max_seq_len,
-                       "threads": torch.get_num_threads(), "cpu_seconds": cpu_seconds(), "examples": examples,
+                       "threads": torch.get_num_threads(), "examples": examples,
                        "curves": result["curves"]})

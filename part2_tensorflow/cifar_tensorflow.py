@@ -106,11 +106,11 @@ def main():
     class_names = dataset.cifar100_class_names(args.seed, args.num_classes, args.data_dir, args.demo)
     keep, held = dataset.stratified_split(train_y, args.valid_fraction, args.seed)
     images, test_images = to_nhwc(train_x), to_nhwc(test_x)
-    name = "demo_cifar" if args.demo else "cifar100"
+    name = f"{'demo_' if args.demo else ''}cifar100_{args.num_classes}classes"  # as cifar_pytorch.py names it
     print(f"{name}, classes {', '.join(class_names)}: {len(keep)} train, {len(held)} validation, "
           f"{len(test_y)} test images")
 
-    run = util.start_run(args, "cifar_tensorflow", name, f"cnn_{args.num_classes}classes")
+    run = util.start_run(args, "cifar_tensorflow", name)
     tf.random.set_seed(args.seed)
     model = CifarCNN(args.num_classes, args.seed)
 
@@ -142,7 +142,7 @@ def main():
     pred = predict_padded(predict_batch, test_images, args.batch_size)
     test_accuracy = float(np.mean(pred == test_y))
     print(f"test accuracy {test_accuracy:.2%} ({len(test_y)} images)")
-    util.plot_curves(curves, run.path("curves.png"), title=f"{name}: course CNN, {args.num_classes} classes",
+    util.plot_curves(curves, run.path("curves.png"), title=f"{name}: course CNN",
                      kept=best_epoch)
     util.plot_confus_matrix(pred, test_y, title=f"{name}: course CNN", class_names=class_names,
                             path=run.path("confusion_matrix.png"))

@@ -514,8 +514,9 @@ def test_cifar_network_learns_the_demo_data_and_reloads(env, tmp_path):
     run("cifar_pytorch.py", "--demo", "--threads", "1", "--results-dir", tmp_path, env=env)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.5  # 4 classes: chance is 0.25
+    assert (metrics["dataset"], metrics["model"]) == ("demo_cifar100_4classes", None)  # as cifar_tensorflow names it
     assert len(metrics["train_loss"]) == 3 and metrics["train_loss"][-1] < metrics["train_loss"][0]
-    for name in ("confusion.png", "curves.png"):
+    for name in ("confusion_matrix.png", "curves.png"):
         assert (tmp_path / name).stat().st_size > 1000
     saved = torch.load(tmp_path / "model.pt", weights_only=True)
     model = cifar_pytorch.CifarNet(saved["num_classes"])

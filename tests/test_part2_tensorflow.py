@@ -411,6 +411,7 @@ def test_group_runs_its_datasets_and_unit(demo_runs):
 def test_cifar_demo_run_and_reload(demo_runs, checks):
     metrics = json.loads((demo_runs["cifar"] / "metrics.json").read_text())
     assert metrics["demo"] and metrics["test_accuracy"] >= 0.6  # 4 classes, chance 0.25
+    assert (metrics["dataset"], metrics["model"]) == ("demo_cifar100_4classes", None)  # as cifar_pytorch names it
     assert metrics["train_loss"][-1] < metrics["train_loss"][0]
     assert (demo_runs["cifar"] / "confusion_matrix.png").is_file() and (demo_runs["cifar"] / "curves.png").is_file()
     assert checks["cifar_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])

@@ -85,6 +85,15 @@ def test_run_folder_metrics_summary_and_history(isolated):
     assert "50.00%" in summary
 
 
+def test_every_run_records_its_threads_and_cpu_time_its_helpers_included(isolated):
+    run = util.start_run(_args(threads=1), "myscript", "demo_text")
+    busy = "import time\nstarted = time.process_time()\nwhile time.process_time() - started < 0.5: pass"
+    subprocess.run([sys.executable, "-c", busy], check=True)  # CPU spent in a worker process, as benchmarks do
+    saved = run.finish({"test_accuracy": 0.5})
+    assert saved["threads"] == 1 and saved["cpu_seconds"] >= 0.5
+    assert util.start_run(_args(), "myscript", "other").finish({})["threads"] is None  # the library's own choice
+
+
 def test_results_dir_option_is_used_as_is(isolated):
     run = util.start_run(_args(results_dir=str(isolated / "mine")), "s", "d")
     assert run.dir == isolated / "mine"
