@@ -1,9 +1,9 @@
 """Newsgroups: 20 Newsgroups posts (bydate split), 20 groups, classified by a GRU (part 1, PyTorch).
 
-Embedding -> one GRU layer -> linear, trained with Adam and gradient clipping; the epoch with
-the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit.
-The embeddings start from GloVe 6B vectors (`--embeddings random`
-learns them from scratch). The defaults below are the tuned settings.
+Embedding -> one GRU layer -> the maximum of its outputs over the real words (`--pooling max`; `last` takes
+the course's last hidden state) -> linear, trained with Adam and gradient clipping; the epoch with the best
+validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit. The embeddings start from
+GloVe 6B vectors (`--embeddings random` learns them from scratch). The defaults below are the tuned settings.
 
     python part1_pytorch/newsgroups_gru.py --demo
     python part1_pytorch/newsgroups_gru.py [--embeddings random]

@@ -1,10 +1,11 @@
 """Questions: TREC question type, 50 fine labels, classified by a GRU (part 1, PyTorch).
 
-Embedding -> one bidirectional GRU layer -> linear, trained with Adam and gradient clipping, the learning
-rate falling epoch by epoch along a cosine (`--lr-schedule`) and the targets smoothed (`--label-smoothing`); the
-epoch with the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit. The
-embeddings start from GloVe 6B vectors (`--embeddings random` learns them from scratch). The defaults below are
-the tuned settings.
+Embedding -> one bidirectional GRU layer -> the maximum of its outputs over the real words (`--pooling max`;
+`last` takes the course's last hidden state) -> linear, trained with Adam and gradient clipping, the learning
+rate falling epoch by epoch along a cosine (`--lr-schedule`) and the targets smoothed (`--label-smoothing`);
+the epoch with the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit.
+The embeddings start from GloVe 6B vectors (`--embeddings random` learns them from scratch). The defaults
+below are the tuned settings.
 
     python part1_pytorch/questions_gru.py --demo
     python part1_pytorch/questions_gru.py [--embeddings random]

@@ -1,8 +1,9 @@
 """Sentiment: sentence polarity of movie-review snippets (pos / neg), classified by a GRU (part 1, PyTorch).
 
-Embedding -> one GRU layer -> linear, trained with Adam and gradient clipping; the epoch with
-the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit,
-`--embeddings glove` starts from GloVe 6B vectors. The defaults below are the tuned settings.
+Embedding -> one GRU layer -> the maximum of its outputs over the real words (`--pooling max`; `last` takes
+the course's last hidden state) -> linear, trained with Adam and gradient clipping; the epoch with the best
+validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit, `--embeddings glove`
+starts from GloVe 6B vectors. The defaults below are the tuned settings.
 
     python part1_pytorch/sentiment_gru.py --demo
     python part1_pytorch/sentiment_gru.py [--embeddings glove]

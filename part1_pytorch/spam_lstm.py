@@ -1,8 +1,9 @@
 """Spam: Enron1 e-mails, ham / spam, classified by an LSTM (part 1, PyTorch).
 
-Embedding -> one LSTM layer -> linear, trained with Adam and gradient clipping; the epoch with
-the best validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit,
-`--embeddings glove` starts from GloVe 6B vectors. The defaults below are the tuned settings.
+Embedding -> one LSTM layer -> the maximum of its outputs over the real words (`--pooling max`; `last` takes
+the course's last hidden state) -> linear, trained with Adam and gradient clipping; the epoch with the best
+validation accuracy is kept and tested once. `--unit rnn` swaps the recurrent unit, `--embeddings glove`
+starts from GloVe 6B vectors. The defaults below are the tuned settings.
 
     python part1_pytorch/spam_lstm.py --demo
     python part1_pytorch/spam_lstm.py [--embeddings glove]
