@@ -213,6 +213,17 @@ def check_valid_fraction(value: float) -> None:
         fail(f"--valid-fraction must be between 0 and 1 (the share of the training split held out), got {value}")
 
 
+def check_split(name: str, kept: int, held: int, valid_fraction: float, items: str = "texts") -> None:
+    """A user error unless the validation split carved from the training split left items on both sides."""
+    if kept and held:
+        return
+    total = kept + held
+    fail(f"--valid-fraction {valid_fraction} of the {total} training {items} of {name} leaves "
+         f"{'nothing to validate on' if not held else 'nothing to train on'}: "
+         + ("prepare the full dataset" if total < 10 else f"{'raise' if not held else 'lower'} --valid-fraction "
+            "(e.g. 0.1)"))
+
+
 def _number(text: str, kind: type):
     try:
         value = kind(text)

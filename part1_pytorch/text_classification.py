@@ -204,7 +204,7 @@ def train_svm(args) -> dict:
     y = np.array([classes.index(label) for label in labels])
     test_y = np.array([classes.index(label) for label in test_labels])
     keep, held = dataset.validation_split(args.dataset, sentences, y, args.valid_fraction, args.seed)
-    text_models.check_split(args.dataset, len(keep), len(held), args.valid_fraction)
+    util.check_split(args.dataset, len(keep), len(held), args.valid_fraction)
     started = time.time()
     vectorizer = TfidfVectorizer(tokenizer=dataset.tokenize, token_pattern=None, lowercase=False,
                                  ngram_range=(1, 2), sublinear_tf=True)

@@ -460,15 +460,8 @@ def load_batches(args, name: str, extra_words=()):
                                        max_seq_len=getattr(args, "max_seq_len", None), data_dir=args.data_dir,
                                        demo=args.demo, min_freq=getattr(args, "min_freq", 1),
                                        max_vocab=getattr(args, "max_vocab", None), extra_words=extra_words)
-    check_split(name, len(data.train.sequences), len(data.valid.sequences), args.valid_fraction)
+    util.check_split(name, len(data.train.sequences), len(data.valid.sequences), args.valid_fraction)
     return data
-
-
-def check_split(name: str, kept: int, held: int, valid_fraction: float) -> None:
-    """A user error unless the validation split carved from train left texts on both sides."""
-    if not kept or not held:
-        util.fail(f"the training split of {name} has too few texts ({kept + held}) to carve a validation split "
-                  f"(--valid-fraction {valid_fraction}) and still train: prepare the full dataset")
 
 
 def run_classifier(args, script: str, name: str) -> dict:

@@ -629,7 +629,8 @@ def test_too_few_training_texts_for_a_validation_split_is_a_user_error(tmp_path,
     folder.mkdir(parents=True)
     (folder / "train.csv").write_text("sentence,label\na good film,pos\n")
     (folder / "test.csv").write_text("sentence,label\na fine film,pos\nsuperb,pos\n")
-    with pytest.raises(util.UserError, match=r"sentiment has too few texts \(1\) to carve a validation split"):
+    with pytest.raises(util.UserError, match=r"of the 1 training texts of sentiment leaves nothing to \w+ on: "
+                                             r"prepare the full dataset"):
         importlib.import_module(module).main([*args, "--data-dir", str(tmp_path / "data"),
                                               "--results-dir", str(tmp_path / "run")])
 
