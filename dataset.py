@@ -1055,8 +1055,11 @@ def test_split_name(root: Path) -> str:
     return "test" if (Path(root) / "test").is_dir() else "val"
 
 
+_SKIPPED_IMAGES: set[str] = set()  # reported already: a script reads its training folder more than once
+
+
 def image_dataset(root, transform=None):
-    """A torchvision ImageFolder that skips unreadable images with a warning naming each file."""
+    """A torchvision ImageFolder that skips unreadable images with a warning naming each file (once per process)."""
     from torchvision import datasets
     root = Path(root)
     if not root.is_dir():
@@ -1067,8 +1070,10 @@ def image_dataset(root, transform=None):
             return False
         if readable_image(Path(path)):
             return True
-        warnings.warn(f"skipping unreadable image {path}", stacklevel=2)
-        print(f"warning: skipping unreadable image {path}", file=sys.stderr)
+        # a print, not warnings.warn: that echoes a line of torchvision's code after the message
+        if path not in _SKIPPED_IMAGES:
+            _SKIPPED_IMAGES.add(path)
+            print(f"warning: skipping unreadable image {path}", file=sys.stderr)
         return False
 
     try:
@@ -1091,8 +1096,9 @@ def _read_cifar_pickle(path: Path, source=None):
 
 
 def _cifar_classes(seed: int, num_classes: int, total: int) -> np.ndarray:
-    if not 1 <= num_classes <= total:
-        raise DatasetError(f"num_classes must be between 1 and {total}, got {num_classes}")
+    if not 2 <= num_classes <= total:  # one class would train a classifier with nothing to tell apart
+        raise DatasetError(f"--num-classes must be between 2 and {total} (the classes there are to pick from), "
+                           f"got {num_classes}")
     return np.sort(np.random.default_rng(seed).choice(total, num_classes, replace=False))
 
 
@@ -1124,7 +1130,9 @@ def _cifar_meta(folder: Path) -> list[str]:
     try:
         with open(folder / "meta", "rb") as f:
             return list(pickle.load(f, encoding="latin1")["fine_label_names"])
-    except (OSError, pickle.UnpicklingError, KeyError, EOFError) as error:
+    # unpickling garbage raises any of these (as in _read_cifar_pickle)
+    except (OSError, pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError) as error:
         raise DatasetError(f"{folder / 'meta'} is not CIFAR-100 metadata ({error}): prepare cifar100 again") from None
 
 

@@ -98,7 +98,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=20, batch_size=32, lr=0.01)
-    parser.add_argument("--num-classes", type=util.positive(int), default=4, help="CIFAR-100 classes to use")
+    parser.add_argument("--num-classes", type=util.positive(int), default=4,
+                        help="CIFAR-100 classes to use (at least 2)")
     parser.add_argument("--valid-fraction", type=float, default=0.1, help="share of train held out for validation")
     util.add_threads_arg(parser)
     args = util.parse_args(parser, argv, epochs=3)
@@ -109,8 +110,9 @@ def main(argv=None):
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)
     classes = dataset.cifar100_class_names(args.seed, args.num_classes, args.data_dir, args.demo)
     name = f"{'demo_' if args.demo else ''}cifar100_{args.num_classes}classes"
-    run = util.start_run(args, "cifar_pytorch", name)
     keep, held_out = dataset.stratified_split(train_y, args.valid_fraction, args.seed)
+    util.check_split(name, len(keep), len(held_out), args.valid_fraction, items="images")
+    run = util.start_run(args, "cifar_pytorch", name)
     print(f"{len(keep)} train / {len(held_out)} validation / {len(test_y)} test images of {', '.join(classes)}")
 
     model = CifarNet(args.num_classes, lr=args.lr).to(device)

@@ -38,8 +38,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", nargs="?", default=None,
-                        help="model.pt saved by finetune.py, transfer_learning.py or feature.py "
-                             "(default with --demo: the model of finetune.py --demo)")
+                        help="model.pt saved by finetune.py, transfer_learning.py or feature.py, or its run "
+                             "folder (default with --demo: the model of finetune.py --demo)")
     util.add_common_args(parser, epochs=0, batch_size=4, unused=("data_dir", "device"),
                          results_help="write the exports and export.json into this folder (default: beside the model)",
                          demo_help="export the model of `finetune.py --demo`")
@@ -49,9 +49,11 @@ def main(argv=None):
         args.model = vision.demo_model(args.model)
     if not args.model:
         util.fail("no model given: pass a model.pt saved by a training script (or use --demo)")
-    path = Path(args.model)
+    path = vision.model_file(args.model)
     if vision.is_torchscript(path):
         util.fail(f"{path} is already a TorchScript file: pass the model.pt it was exported from")
+    out_dir = Path(args.results_dir) if args.results_dir else path.parent
+    vision.writable_folder(out_dir, "--results-dir")
     util.set_seed(args.seed)
     model, meta = vision.load_any(path)
     crop = meta["preprocessing"]["crop"]
@@ -66,7 +68,6 @@ def main(argv=None):
         with torch.no_grad():
             return (vision.scores_of(module(example)) - expected).abs().max().item()
 
-    out_dir = Path(args.results_dir) if args.results_dir else path.parent
     results = {}
     for method in ("traced", "scripted"):
         with torch.no_grad():

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +88,15 @@ def cached_features(args, weights: str, model, split_dir: Path, images, prep: di
     """
     path = cache_dir / f"{args.model}-{cache_key(args.model, weights, split_dir, images.samples, prep)}.npz"
     if path.exists():
-        print(f"{desc}: features from cache {path}")
-        with np.load(path) as saved:
-            return saved["features"], saved["labels"], list(images.classes), [p for p, _ in images.samples], None
+        try:
+            with np.load(path) as saved:
+                features, labels = saved["features"], saved["labels"]
+        # a cut-short or overwritten file: extracting again (and overwriting it) beats failing on every later run
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            print(f"{desc}: cache file {path} is unreadable ({type(error).__name__}): extracting the features again")
+        else:
+            print(f"{desc}: features from cache {path}")
+            return features, labels, list(images.classes), [p for p, _ in images.samples], None
     print(f"{desc}: extracting features of {len(images)} images with {args.model}")
     features, labels, timing = extract(model, vision.loader(images, args.batch_size, False, args.workers), device, desc)
     with util.atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -137,11 +144,12 @@ def main(argv=None):
     device = util.get_device(args.device)
 
     name, train_dir, test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else util.RESULTS_ROOT / ".feature_cache"
+    vision.writable_folder(cache_dir, "--cache-dir")  # found now, not after minutes of extraction
     run = util.start_run(args, "feature", name, args.model)
     model, dim, description = vision.feature_extractor(args.model, args.weights, args.image_size)
     model.to(device)
     prep = vision.preprocessing_for(args.model, args.image_size)
-    cache_dir = Path(args.cache_dir) if args.cache_dir else util.RESULTS_ROOT / ".feature_cache"
     print(f"{description}: {dim} features per image, input {prep['crop']}x{prep['crop']}")
 
     # Classes are checked first: extracting a split can take minutes, a mismatch should not wait for it.

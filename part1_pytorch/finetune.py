@@ -32,13 +32,14 @@ def main(argv=None):
     device = util.get_device(args.device)
 
     name, train_dir, test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)
+    prep = vision.preprocessing_for(args.model, args.image_size)
+    splits = vision.image_splits(train_dir, test_dir, prep, args.augment, args.valid_fraction, args.seed)
     variant = f"{args.model}_augment" if args.augment else args.model
     run = util.start_run(args, "finetune", name, variant)
     result = vision.train_classifier(
-        args.model, args.weights, train_dir, test_dir, epochs=args.epochs, lr=args.lr, head_lr=args.head_lr,
-        batch_size=args.batch_size, augment=args.augment, warmup_epochs=args.warmup_epochs,
-        valid_fraction=args.valid_fraction, image_size=args.image_size, seed=args.seed, workers=args.workers,
-        label_smoothing=args.label_smoothing, device=device)
+        args.model, args.weights, prep, splits, epochs=args.epochs, lr=args.lr, head_lr=args.head_lr,
+        batch_size=args.batch_size, augment=args.augment, warmup_epochs=args.warmup_epochs, seed=args.seed,
+        workers=args.workers, label_smoothing=args.label_smoothing, device=device)
 
     title = f"fine-tuned {result['description']}{' + augmentation' if args.augment else ''}"
     accuracy = vision.report_test(run, name, title, result["scores"].argmax(1), result["labels"], result["test_files"],

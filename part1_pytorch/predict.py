@@ -76,8 +76,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", nargs="?", default=None,
-                        help="model.pt saved by a training script, or a TorchScript file from export.py "
-                             "(default with --demo: the model of finetune.py --demo)")
+                        help="model.pt saved by a training script (or its run folder), or a TorchScript file from "
+                             "export.py (default with --demo: the model of finetune.py --demo)")
     parser.add_argument("images", nargs="*", help="image files or folders (default with --demo: the demo test images)")
     parser.add_argument("--top-k", type=util.positive(int), default=3, help="classes shown per image")
     util.add_common_args(parser, epochs=0, batch_size=16,
@@ -93,6 +93,7 @@ def main(argv=None):
     if not args.model or not args.images:
         util.fail("no model or no images given: pass a model file, then image files or folders (or use --demo)")
     util.set_seed(args.seed)
+    args.model = vision.model_file(args.model)
     model, meta = vision.load_any(args.model)
     device = util.get_device(args.device)
     model.to(device)

@@ -105,9 +105,19 @@ def _torchvision_weights(arch: str) -> tuple[nn.Module, str]:
     return model, f"{arch} (torchvision {weights.name} weights)"
 
 
-def _file_weights(arch: str, path: Path, num_classes: int | None) -> tuple[nn.Module, str]:
+def check_weights_option(weights: str) -> None:
+    """A user error, before any run starts, for a --weights path that is no file (a folder, or nothing)."""
+    if weights in ("default", "none"):
+        return
+    path = Path(weights)
+    if path.is_dir():
+        util.fail(f"--weights {path} is a folder, not a file: pass a state_dict file, default or none")
     if not path.is_file():
         util.fail(f"weights file {path} does not exist: pass an existing state_dict file, default or none")
+
+
+def _file_weights(arch: str, path: Path, num_classes: int | None) -> tuple[nn.Module, str]:
+    check_weights_option(str(path))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pickle, zip and tensor errors all mean the same thing to the user

@@ -260,6 +260,8 @@ def resized(original: tuple[int, int], size: int) -> tuple[int, int]:
 def load_image(path: str | Path, size: int) -> torch.Tensor:
     """An RGB image resized so its longer side is `size` pixels: tensor (1, 3, H, W) in [0, 1]."""
     path = Path(path)
+    if path.is_dir():
+        util.fail(f"image {path} is a folder, not a file: pass the path of a JPEG or PNG file")
     if not path.is_file():
         util.fail(f"image {path} does not exist: pass the path of a JPEG or PNG file")
     try:
@@ -518,6 +520,7 @@ def main() -> None:
     wanted = [settings.content_layer, *settings.style_layers]
     if args.sweep:
         wanted.append(settings.alternative_content_layer)
+    pretrained.check_weights_option(args.weights)
     util.set_seed(args.seed)  # random weights (--weights none) depend on it
     extractor, description = build_extractor(args.model, args.weights, wanted)
     extractor.to(device)

@@ -23,16 +23,15 @@ import vision
 SCENARIOS = ("finetune", "freeze")
 
 
-def train_model(scenario: str, args, device) -> dict:
+def train_model(scenario: str, args, prep: dict, splits, device) -> dict:
     """Train one scenario (see vision.train_classifier); freeze uses the larger head learning rate only.
 
-    Each scenario starts from the same seed, so both get the same validation split and new last layer.
+    Both scenarios get the same splits, and start from the same seed, so the same new last layer.
     """
     util.set_seed(args.seed)
     return vision.train_classifier(
-        args.model, args.weights, args.train_dir, args.test_dir, epochs=args.epochs, lr=args.lr,
-        head_lr=args.head_lr, batch_size=args.batch_size, augment=True, freeze=scenario == "freeze",
-        valid_fraction=args.valid_fraction, image_size=args.image_size, seed=args.seed, workers=args.workers,
+        args.model, args.weights, prep, splits, epochs=args.epochs, lr=args.lr, head_lr=args.head_lr,
+        batch_size=args.batch_size, augment=True, freeze=scenario == "freeze", seed=args.seed, workers=args.workers,
         label_smoothing=args.label_smoothing, device=device, label=f"[{scenario}] ")
 
 
@@ -68,11 +67,13 @@ def main(argv=None):
     vision.apply_model_args(args)
     device = util.get_device(args.device)
 
-    name, args.train_dir, args.test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)
+    name, train_dir, test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)
+    prep = vision.preprocessing_for(args.model, args.image_size)
+    splits = vision.image_splits(train_dir, test_dir, prep, True, args.valid_fraction, args.seed)
     run = util.start_run(args, "transfer_learning", name, args.model)
     metrics, curves = {}, {}
     for scenario in SCENARIOS:
-        result = train_model(scenario, args, device)
+        result = train_model(scenario, args, prep, splits, device)
         title = f"{scenario}: {result['description']}"
         visualize_model(result["model"], result["valid"], result["class_names"], result["prep"],
                         run.path(f"visualize_{scenario}.png"), title)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import tempfile
 import time
 import warnings
 import zipfile
@@ -22,8 +23,8 @@ from torchvision import transforms
 
 import dataset
 import util
-from pretrained import (build_model, check_architecture, drop_absent_aux_heads, head_layers, known_architectures,
-                        random_model, replace_head)
+from pretrained import (build_model, check_architecture, check_weights_option, drop_absent_aux_heads, head_layers,
+                        known_architectures, random_model, replace_head)
 
 # The auxiliary classifiers' loss weight by how many a network has: Inception v3's one 0.4 (Szegedy et al. 2016,
 # torchvision's recipe), GoogLeNet's two 0.3 each (Szegedy et al. 2015).
@@ -50,9 +51,11 @@ def add_training_args(parser: argparse.ArgumentParser, *, epochs: int, head_lr: 
 def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", dataset_name: str = "hymenoptera",
                    workers: int = 1) -> None:
     """--dataset, --group, --model, --weights, --image-size, --workers, --threads (shared by the vision scripts)."""
-    parser.add_argument("--dataset", default=dataset_name,
-                        help="prepared ImageFolder dataset (hymenoptera, caltech101, animals, faces, places, "
-                             "household, scene9) or a path to a folder with train/ and test/ (or val/)")
+    # None, not the default name, so that apply_model_args can tell a --dataset given with --demo
+    parser.add_argument("--dataset", default=None,
+                        help=f"prepared ImageFolder dataset (hymenoptera, caltech101, animals, faces, places, "
+                             f"household, scene9) or a path to a folder with train/ and test/ (or val/); "
+                             f"when not given: {dataset_name}, or the demo images with --demo")
     parser.add_argument("--group", type=util.positive(int), default=None,
                         help="take --dataset and --model from this group of the course's group table")
     parser.add_argument("--model", default=None,
@@ -69,17 +72,22 @@ def add_model_args(parser: argparse.ArgumentParser, *, model: str = "resnet18", 
     parser.add_argument("--workers", type=util.positive(int, zero=True), default=workers,
                         help="image-loading worker processes")
     util.add_threads_arg(parser, why="on a shared machine 1 is often fastest")
-    parser.set_defaults(default_model=model)
+    parser.set_defaults(default_model=model, default_dataset=dataset_name)
 
 
 def apply_model_args(args: argparse.Namespace) -> None:
-    """Resolve --group and the --demo defaults, check --model early, set --threads."""
+    """Resolve --group and the --demo defaults, check --model and a --weights path early, set --threads."""
+    given = [option for option, value in (("--dataset", args.dataset), ("--group", args.group)) if value is not None]
+    if args.demo and given:  # --demo would silently train on the demo images instead
+        util.fail(f"--demo uses the demo images, not {given[0]}: drop {given[0]} or --demo")
     if args.group is not None:
         settings = util.group_settings(args.group)
         args.dataset, args.model = settings["image_dataset"], settings["image_model"]
         print(f"group {args.group}: dataset {args.dataset}, model {args.model}")
+    args.dataset = args.dataset or args.default_dataset
     args.model = args.model or (DEMO_MODEL if args.demo else args.default_model)
     args.weights = args.weights or ("none" if args.demo else "default")
+    check_weights_option(args.weights)  # now, not after the run started
     if args.demo and not args.image_size and args.model != "inception_v3":  # its auxiliary head needs 299
         args.image_size = DEMO_IMAGE_SIZE
     check_architecture(args.model)
@@ -88,10 +96,39 @@ def apply_model_args(args: argparse.Namespace) -> None:
 
 def demo_model(model: str | None) -> str:
     """The model predict.py and export.py use with --demo: the one given, else the one `finetune.py --demo` saved."""
-    model = model or str(util.default_run_dir("finetune", "demo_images", DEMO_MODEL) / "model.pt")
+    if model:  # checked as any model given is
+        return model
+    model = str(util.default_run_dir("finetune", "demo_images", DEMO_MODEL) / "model.pt")
     if not Path(model).is_file():
         util.fail(f"no demo model at {model}: run `python part1_pytorch/finetune.py --demo` first")
     return model
+
+
+def model_file(name: str) -> Path:
+    """The model predict.py or export.py was given: a file, or a run folder holding model.pt (as predict_text.py
+    takes a run folder)."""
+    path = Path(name)
+    if not path.is_dir():
+        return path
+    if (path / "model.pt").is_file():
+        return path / "model.pt"
+    models = sorted(p.name for p in path.glob("*.pt"))  # transfer_learning.py saves one model per scenario
+    util.fail(f"{path} is a folder, not a model file: pass "
+              + (f"one of its models ({', '.join(models)})" if models else
+                 "a model.pt saved by finetune.py, transfer_learning.py or feature.py"))
+
+
+def writable_folder(folder: Path, option: str) -> None:
+    """A user error unless folder is, or can be made, a folder this process can write in: checked before the work
+    whose results go there, not after it. Nothing is left behind (the folder may be inside a --results-dir, which
+    must still be empty when the run starts)."""
+    existing = next(path for path in [folder, *folder.parents] if path.exists())
+    if existing == folder and not folder.is_dir():
+        util.fail(f"{option} {folder} is a file, not a folder: pass a folder")
+    try:
+        Path(tempfile.mkdtemp(dir=existing)).rmdir()  # where the folder, or its first missing parent, would go
+    except OSError as error:
+        util.fail(f"cannot write in {folder} ({error.strerror or error}): pass a writable folder as {option}")
 
 
 # --------------------------------------------------------------------------- preprocessing
@@ -401,17 +438,20 @@ def check_classes(train_dir: Path, train_classes: list[str], test_dir: Path, tes
         util.fail(f"{train_dir} and {test_dir} have different class folders: give both the same classes")
 
 
-def image_splits(train_dir: Path, test_dir: Path, train_tf, eval_tf, valid_fraction: float, seed: int):
-    """ImageFolder datasets (train, valid, test); valid is a stratified part of train with eval_tf.
+def image_splits(train_dir: Path, test_dir: Path, prep: dict, augment: bool, valid_fraction: float, seed: int):
+    """ImageFolder datasets (train, valid, test) for train_classifier: train with train_transform(prep, augment);
+    valid, a stratified part of train, and test with eval_transform(prep). The scripts make them before their run
+    starts, so that bad class folders or --valid-fraction fail before a previous run is moved aside.
 
     Each item is (image tensor (3, crop, crop), class index).
     """
     util.check_valid_fraction(valid_fraction)
-    train_full = dataset.image_dataset(train_dir, train_tf)
-    test = dataset.image_dataset(test_dir, eval_tf)
+    train_full = dataset.image_dataset(train_dir, train_transform(prep, augment))
+    test = dataset.image_dataset(test_dir, eval_transform(prep))
     check_classes(train_dir, train_full.classes, test_dir, test.classes)
     keep, held_out = dataset.stratified_split(np.asarray(train_full.targets), valid_fraction, seed)
-    valid_full = dataset.image_dataset(train_dir, eval_tf)
+    util.check_split(str(train_dir), len(keep), len(held_out), valid_fraction, items="images")
+    valid_full = dataset.image_dataset(train_dir, eval_transform(prep))
     return Subset(train_full, keep), Subset(valid_full, held_out), test
 
 
@@ -516,23 +556,20 @@ def confusion_size(dataset_name: str) -> int | None:
     return CONFUSION_SIZE.get(canonical_name(dataset_name))
 
 
-def train_classifier(arch: str, weights: str, train_dir: Path, test_dir: Path, *, epochs: int, lr: float,
-                     head_lr: float, batch_size: int, augment: bool, freeze: bool = False, warmup_epochs: int = 0,
-                     valid_fraction: float = 0.2, image_size: int | None = None, seed: int = 0, workers: int = 1,
-                     label_smoothing: float = 0.0, device=None, label: str = "") -> dict:
-    """Transfer learning: a pretrained network with a new last layer, trained on train_dir, tested on test_dir.
+def train_classifier(arch: str, weights: str, prep: dict, splits, *, epochs: int, lr: float, head_lr: float,
+                     batch_size: int, augment: bool, freeze: bool = False, warmup_epochs: int = 0, seed: int = 0,
+                     workers: int = 1, label_smoothing: float = 0.0, device=None, label: str = "") -> dict:
+    """Transfer learning: a pretrained network with a new last layer, trained on the train split of `splits`
+    (image_splits's (train, valid, test), made with prep and augment), tested on its test split.
 
     freeze trains only the new layer; otherwise all layers train (backbone at lr, new layer at head_lr),
     after warmup_epochs on the new layer alone. SGD with momentum and a cosine schedule, the training loss with
-    label_smoothing; the epoch with
-    the best accuracy on a stratified validation split of train (valid_fraction) is kept.
+    label_smoothing; the epoch with the best accuracy on the validation split is kept.
     Returns a dict: model, description, prep, class_names, curves, best_epoch, scores (N_test, C),
     labels (N_test,), test_files, valid (the validation loader, for pictures).
     """
     device = device or torch.device("cpu")
-    prep = preprocessing_for(arch, image_size)
-    train, valid, test = image_splits(train_dir, test_dir, train_transform(prep, augment), eval_transform(prep),
-                                      valid_fraction, seed)
+    train, valid, test = splits
     class_names = test.classes
     model, description = build_model(arch, weights, num_classes=len(class_names))
     model.to(device)

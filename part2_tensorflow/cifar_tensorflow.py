@@ -93,7 +93,8 @@ def main():
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=30, batch_size=64, lr=0.05)
     parser.epilog = f"With --demo the default is {DEMO_EPOCHS} epochs."
-    parser.add_argument("--num-classes", type=util.positive(), default=4, help="CIFAR-100 classes picked by the seed")
+    parser.add_argument("--num-classes", type=util.positive(), default=4,
+                        help="CIFAR-100 classes picked by the seed (at least 2)")
     parser.add_argument("--valid-fraction", type=float, default=0.1,
                         help="share of the training images held out to pick the best epoch")
     util.add_threads_arg(parser, library="TensorFlow")
@@ -105,8 +106,9 @@ def main():
     (train_x, train_y), (test_x, test_y) = dataset.cifar100(args.seed, args.num_classes, args.data_dir, args.demo)
     class_names = dataset.cifar100_class_names(args.seed, args.num_classes, args.data_dir, args.demo)
     keep, held = dataset.stratified_split(train_y, args.valid_fraction, args.seed)
-    images, test_images = to_nhwc(train_x), to_nhwc(test_x)
     name = f"{'demo_' if args.demo else ''}cifar100_{args.num_classes}classes"  # as cifar_pytorch.py names it
+    util.check_split(name, len(keep), len(held), args.valid_fraction, items="images")
+    images, test_images = to_nhwc(train_x), to_nhwc(test_x)
     print(f"{name}, classes {', '.join(class_names)}: {len(keep)} train, {len(held)} validation, "
           f"{len(test_y)} test images")
 

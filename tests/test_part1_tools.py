@@ -226,6 +226,29 @@ def test_predict_refuses_an_image_over_pillows_pixel_limit_in_one_sentence(tmp_p
         predict.main([str(model), str(image)])
 
 
+@pytest.mark.parametrize("where, message", [("file", "--results-dir {} is a file, not a folder"),
+                                            ("file/exports", "cannot write in {} (Not a directory)")])
+def test_export_refuses_a_results_dir_it_cannot_write_in_before_exporting(tmp_path, where, message):
+    model = saved_classifier(tmp_path / "model.pt")
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(util.UserError, match=re.escape(message.format(tmp_path / where))):
+        export.main([str(model), "--results-dir", str(tmp_path / where)])
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_predict_takes_a_run_folder_and_names_the_models_of_one_without_model_pt(tmp_path, capsys):
+    model = saved_classifier(tmp_path / "run" / "model.pt")
+    image = write_images(tmp_path / "images", 1)[0]
+    predict.main([str(model), str(image)])
+    from_file = capsys.readouterr().out
+    predict.main([str(tmp_path / "run"), str(image)])
+    assert capsys.readouterr().out == from_file
+    model.rename(tmp_path / "run" / "freeze_model.pt")  # as transfer_learning.py names its models
+    with pytest.raises(util.UserError, match=r"run is a folder, not a model file: pass one of its models "
+                                             r"\(freeze_model.pt\)"):
+        predict.main([str(tmp_path / "run"), str(image)])
+
+
 def test_a_scripted_googlenet_predicts_without_its_tuple_warning(tmp_path):
     model = saved_classifier(tmp_path / "model.pt", arch="googlenet")
     image = write_images(tmp_path / "images", 1)[0]

@@ -6,10 +6,12 @@ default), one image-loading process and one torch thread, so the file stays fast
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import warnings
 from argparse import Namespace
 from pathlib import Path
 
@@ -27,6 +29,8 @@ import util  # noqa: E402
 import vision  # noqa: E402
 
 FAST = ["--workers", "0", "--threads", "1"]
+TF_CIFAR = REPO / "part2_tensorflow" / "cifar_tensorflow.py"  # run with the part 1 CIFAR script where they share checks
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="no tensorflow")
 
 
 @pytest.fixture(scope="module")
@@ -507,6 +511,75 @@ def test_weights_for_another_architecture_fail_cleanly(env, tmp_path):
     assert "does not fit resnet18" in error_line(result)
 
 
+def test_a_weights_folder_is_called_a_folder(tmp_path):
+    args = Namespace(group=None, dataset=None, default_dataset="hymenoptera", model=None, default_model="resnet18",
+                     weights=str(tmp_path), demo=False, image_size=None, threads=None)
+    with pytest.raises(util.UserError, match=f"--weights {tmp_path} is a folder, not a file"):
+        vision.apply_model_args(args)
+
+
+@pytest.mark.parametrize("script, option", [("feature.py", ["--dataset", "nonexist"]),
+                                            ("finetune.py", ["--group", "3"])])
+def test_demo_with_an_explicit_dataset_or_group_fails_cleanly(env, tmp_path, script, option):
+    result = run(script, "--demo", *option, *FAST, "--results-dir", tmp_path / "run", env=env, expect=2)
+    assert f"--demo uses the demo images, not {option[0]}: drop {option[0]} or --demo" in error_line(result)
+    assert "group 3" not in result.stdout and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("script", ["finetune.py", "transfer_learning.py", "cifar_pytorch.py",
+                                    pytest.param(TF_CIFAR, marks=needs_tensorflow)])
+def test_a_valid_fraction_leaving_nothing_to_train_on_fails_before_the_run(env, tmp_path, script):
+    # 0.999 of the 72 demo images (600 demo CIFAR images) is all of them
+    result = run(script, "--demo", "--valid-fraction", "0.999", "--threads", "1", "--results-dir", tmp_path / "run",
+                 env=env, expect=2)
+    assert ("--valid-fraction 0.999 of the" in error_line(result)
+            and "leaves nothing to train on: lower --valid-fraction" in error_line(result))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("where, message", [("file", "--cache-dir {} is a file, not a folder"),
+                                            ("file/cache", "cannot write in {} (Not a directory)")])
+def test_a_cache_dir_that_cannot_hold_the_cache_fails_before_the_run(env, tmp_path, where, message):
+    (tmp_path / "file").write_text("mine")
+    result = run("feature.py", "--demo", "--cache-dir", tmp_path / where, *FAST, "--results-dir", tmp_path / "run",
+                 env=env, expect=2)
+    assert message.format(tmp_path / where) in error_line(result)
+    assert not (tmp_path / "run").exists() and (tmp_path / "file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_an_unreadable_feature_cache_file_is_extracted_again_and_overwritten(tmp_path, capsys, damage):
+    import feature
+    root = write_image_folder(tmp_path / "data", {"train": ("ants", "bees")})
+    prep = vision.preprocessing_for("squeezenet1_1", 32)
+    images = dataset.image_dataset(root / "train", vision.eval_transform(prep))
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())  # each image's mean colour
+    args = Namespace(model="mean_colour", batch_size=4, workers=0)
+
+    def features():
+        return feature.cached_features(args, "none", model, root / "train", images, prep, tmp_path / "cache",
+                                       torch.device("cpu"), "train")
+
+    extracted = features()[0]
+    [cache_file] = (tmp_path / "cache").glob("*.npz")
+    cache_file.write_bytes(b"garbage" if damage == "garbage" else cache_file.read_bytes()[:300])
+    np.testing.assert_array_equal(features()[0], extracted)
+    assert "is unreadable" in capsys.readouterr().out
+    features_again, *_, timing = features()
+    assert timing is None and "features from cache" in capsys.readouterr().out  # the bad file was overwritten
+    np.testing.assert_array_equal(features_again, extracted)
+
+
+def test_an_unreadable_training_image_is_reported_once_without_a_raw_warning(tmp_path, capsys):
+    root = write_image_folder(tmp_path / "data", {"train": ("ants", "bees")})
+    (root / "train" / "ants" / "broken.png").write_bytes(b"garbage")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):  # the training scripts read the training folder twice: training and validation images
+            assert len(dataset.image_dataset(root / "train")) == 6
+    assert capsys.readouterr().err.count("broken.png") == 1 and not caught
+
+
 # --------------------------------------------------------------------------- the course's CIFAR network
 
 def test_cifar_network_learns_the_demo_data_and_reloads(env, tmp_path):
@@ -525,3 +598,22 @@ def test_cifar_network_learns_the_demo_data_and_reloads(env, tmp_path):
     predicted, labels = model.predict(cifar_pytorch.to_loader(test_x, test_y, 64, False))
     assert float((predicted == labels).mean()) == pytest.approx(metrics["test_accuracy"])
     assert model(torch.zeros(5, 3, 32, 32)).shape == (5, 4)
+
+
+CIFAR_SCRIPTS = ["cifar_pytorch.py", pytest.param(TF_CIFAR, marks=needs_tensorflow)]
+
+
+@pytest.mark.parametrize("script", CIFAR_SCRIPTS)
+def test_one_cifar_class_is_refused(env, tmp_path, script):
+    result = run(script, "--demo", "--num-classes", "1", "--threads", "1", "--results-dir", tmp_path / "run",
+                 env=env, expect=2)
+    assert "--num-classes must be between 2 and 8" in error_line(result) and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("script", CIFAR_SCRIPTS)
+def test_garbage_cifar_files_fail_cleanly(env, tmp_path, script):
+    (tmp_path / "data" / "cifar100").mkdir(parents=True)
+    for name in ("meta", "train", "test"):
+        (tmp_path / "data" / "cifar100" / name).write_text("garbage\n")  # unpickles to a ValueError
+    result = run(script, "--data-dir", tmp_path / "data", "--threads", "1", env=env, expect=2)
+    assert f"{tmp_path / 'data' / 'cifar100' / 'meta'} is not CIFAR-100 metadata" in error_line(result)

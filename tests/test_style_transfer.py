@@ -239,6 +239,17 @@ def test_missing_image_is_a_clear_error(isolated, monkeypatch, capsys):
     assert len(stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("option", ["--content", "--style", "--weights"])
+def test_a_folder_given_for_a_file_is_called_a_folder_before_the_run(isolated, monkeypatch, capsys, option):
+    folder = isolated / "pictures"
+    folder.mkdir()
+    code, stderr = run_main_in_process(monkeypatch, capsys, "--demo", "--model", "squeezenet1_1", option, folder,
+                                       "--results-dir", isolated / "run")
+    assert code == 2 and "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert f"{folder} is a folder, not a file" in stderr
+    assert not (isolated / "run").exists()
+
+
 def test_unknown_layer_is_a_clear_error(isolated, monkeypatch, capsys):
     code, stderr = run_main_in_process(monkeypatch, capsys, "--demo", "--weights", "none", "--model", "squeezenet1_1",
                                        "--content-layer", "conv4_2", "--results-dir", isolated / "run")
