@@ -1196,14 +1196,25 @@ def char_text(path=None, demo: bool = False, data_dir=None) -> str:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"text file {path} does not exist: pass an existing plain-text file with --text")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    text = read_plain_text(path, "--text")
     if not text.strip():
         raise DatasetError(f"text file {path} is empty: pass a file with text in it")
     return text
+
+
+def read_plain_text(path: Path, option: str) -> str:
+    """A user's text file: UTF-8, else cp1252 (Windows' single-byte text), else latin-1. A file holding NUL bytes
+    (a model, an image, UTF-16) is refused rather than read as a few million odd characters."""
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise DatasetError(f"{path} is not plain text (it holds NUL bytes, as binary files do): pass a UTF-8 "
+                           f"or single-byte text file with {option}")
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")  # the five bytes cp1252 leaves undefined
 
 
 # --------------------------------------------------------------------------- demo data
@@ -1456,11 +1467,16 @@ def _present(name: str, root: Path) -> bool:
 
 def cmd_list(args) -> None:
     root = data_root(args.data_dir)
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"the data folder {root} is a file: pass a folder as --data-dir")
     print(f"data root: {root}")
     print(f"{'name':16} {'kind':8} {'present':8} description / counts")
     for name, s in REGISTRY.items():
         present = _present(name, root)
-        detail = describe_counts(name, root / name) if present else s.description
+        try:
+            detail = describe_counts(name, root / name) if present else s.description
+        except DatasetError as error:  # one damaged dataset: say so on its line, and list the others
+            detail = f"DAMAGED: {error}"
         print(f"{name:16} {s.kind:8} {'yes' if present else 'no':8} {detail}")
     for kind in DEMO_KINDS:
         print(f"{kind:16} {'demo':8} {'yes' if (root / kind / '.complete').exists() else 'no':8} "

@@ -108,11 +108,24 @@ def main() -> None:
         env["COURSE_DATA_DIR"] = str(Path(env["COURSE_DATA_DIR"]).resolve())
     util.RESULTS_ROOT = Path(args.results_dir or util.RESULTS_ROOT).resolve()
     env["COURSE_RESULTS_DIR"] = str(util.RESULTS_ROOT)
+    # checked once here rather than failing in every step
+    if args.data_dir and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
+        util.fail(f"--data-dir {args.data_dir} is a file: pass the folder that holds the prepared datasets")
+    try:
+        util.RESULTS_ROOT.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        util.fail(f"cannot use {util.RESULTS_ROOT} as the results folder ({error.strerror or error}): pass a "
+                  "writable folder as --results-dir")
+    if args.device == "cuda":
+        util.get_device("cuda")  # one sentence when no CUDA GPU is visible
     passed_on = util.command_options(data_dir=args.data_dir, seed=args.seed, epochs=args.epochs, device=args.device)
 
     rows = []
     started_all = time.time()
     steps = [s for s in STEPS if (not args.only or args.only in s[0]) and s[1 if args.demo else 2] is not None]
+    if not steps:
+        util.fail(f"--only {args.only} matches no script{' with a demo step' * args.demo}: give part of a script's "
+                  "path, e.g. --only part1_pytorch/sentiment")
     for number, (script, demo_args, real_args, needs) in enumerate(steps, 1):
         extra = demo_args if args.demo else real_args
         label = " ".join([script] + extra)

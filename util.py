@@ -96,7 +96,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive(int), default=batch_size, help="minibatch size")
     if lr is not None:
-        parser.add_argument("--lr", type=positive(float), default=lr, help="learning rate")
+        parser.add_argument("--lr", type=learning_rate, default=lr, help="learning rate")
     parser.add_argument("--data-dir", default=None,
                         help=f"not used: this script reads no dataset{quiet}" if "data_dir" in unused
                         else f"root of the prepared datasets (default: $COURSE_DATA_DIR or data/){quiet}")
@@ -224,6 +224,13 @@ def check_split(name: str, kept: int, held: int, valid_fraction: float, items: s
             "(e.g. 0.1)"))
 
 
+def check_vocabulary(training_words: int, name: str) -> None:
+    """A user error when no training word made it into the vocabulary: every text would read as <unk>."""
+    if training_words <= 0:
+        fail(f"no training word of {name} is in the vocabulary (--min-freq keeps none of them): lower --min-freq "
+             "(or raise --max-vocab)")
+
+
 def _number(text: str, kind: type):
     try:
         value = kind(text)
@@ -254,6 +261,26 @@ def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(f"expected a number {'>=' if zero else '>'} 0, got {text}")
         return value
     return parse
+
+
+MAX_LEARNING_RATE = 100.0  # far above any rate that trains; larger ones overflow Adam's float32 state
+
+
+def learning_rate(text: str) -> float:
+    """An argparse type for --lr: a number > 0 and <= MAX_LEARNING_RATE."""
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    if value > MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(f"expected a number <= {MAX_LEARNING_RATE:g} (larger learning rates "
+                                         f"only diverge), got {text}")
+    return value
+
+
+def check_finite_loss(loss: float, when: str) -> None:
+    """A user error when training diverged (an infinite or NaN loss): every later step would be NaN too."""
+    if not np.isfinite(loss):
+        fail(f"training diverged: the training loss {when} is {loss}: lower --lr and run again")
 
 
 def rate(text: str) -> float:

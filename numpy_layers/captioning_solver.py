@@ -72,6 +72,7 @@ class CaptioningSolver:
             if self.verbose and t % self.print_every == 0:
                 print(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
             if (t + 1) % iterations_per_epoch == 0:
+                util.check_finite_loss(self.loss_history[-1], f"at iteration {t + 1}")
                 self.epoch += 1
                 for config in self.optim_configs.values():
                     config["learning_rate"] *= self.lr_decay

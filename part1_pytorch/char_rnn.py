@@ -192,7 +192,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=20, batch_size=32, lr=3e-3)
-    parser.add_argument("--text", default=None, help="UTF-8 training text (required unless --demo or --generate)")
+    parser.add_argument("--text", default=None, help="training text: a plain-text file, UTF-8 (else read as cp1252) "
+                        "(required unless --demo or --generate)")
     parser.add_argument("--embedding-dim", type=util.positive(int), default=32, help="character embedding size")
     parser.add_argument("--hidden-dim", type=util.positive(int), default=256, help="LSTM state size")
     parser.add_argument("--num-layers", type=util.positive(int), default=2, help="LSTM layers")
@@ -222,10 +223,12 @@ def training_split(args, length: int) -> int:
     """Where the validation part of a text of `length` characters starts; a user error if either part is too
     short: every training and every validation stream needs an input and a target."""
     split = int(length * (1 - args.valid_fraction))
-    if split < args.batch_size * 2:
-        util.fail(f"the text has only {length} characters, too few for {args.batch_size} training streams: "
-                  f"use at least a few thousand, or lower --batch-size")
     needed = VALID_STREAMS * 2
+    if split < args.batch_size * 2:
+        # blame --valid-fraction only where a smaller validation part would leave enough to train on
+        smaller_part = f"lower --valid-fraction (now {args.valid_fraction}), " * (length - needed >= args.batch_size * 2)
+        util.fail(f"the training part of the text has {split} of its {length} characters, too few for "
+                  f"{args.batch_size} training streams: {smaller_part}lower --batch-size or use a longer text")
     if length - split < needed:
         util.fail(f"the validation part of the text has {length - split} characters, fewer than the {needed} that "
                   f"{VALID_STREAMS} streams need: raise --valid-fraction (now {args.valid_fraction}) or use a "
@@ -257,6 +260,7 @@ def train(args, text: str, split: int, run, device) -> dict:
 
     def checkpoint(train_loss: float) -> None:
         nonlocal best_bpc, best_state, best_checkpoint
+        util.check_finite_loss(train_loss, f"up to step {step}")
         valid = validation_loss(model, valid_data, args.seq_len)
         bpc = valid / math.log(2)
         curves["train_loss"].append(train_loss)

@@ -36,9 +36,13 @@ def main(argv=None):
         args.text = args.text or DEMO_SENTENCES
     if args.model_dir is None:
         util.fail("no model given: pass --model-dir RUN_FOLDER (a text script's run folder) or --demo")
-    sentences = args.text + (text_classification.read_lines(args.file) if args.file else [])
+    if any(not text.strip() for text in args.text):
+        util.fail("a --text is empty: give each --text a sentence to classify")
+    # each prediction is printed beside its sentence, so a file's blank lines can go (nothing to align)
+    lines = [line for line in text_classification.read_lines(args.file, "--file") if line.strip()] if args.file else []
+    sentences = args.text + lines
     if not sentences:
-        util.fail("nothing to classify: pass --text \"a sentence\" or --file FILE")
+        util.fail("nothing to classify: pass --text \"a sentence\" or --file FILE with sentences in it")
     util.set_seed(args.seed)
     predictor = text_models.TextPredictor.load(args.model_dir, util.get_device(args.device))
     print(f"model {args.model_dir}: classes {', '.join(predictor.classes)}; {len(sentences)} texts")

@@ -53,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     util.add_common_args(parser, epochs=None, batch_size=32)
     next(a for a in parser._actions if a.dest == "epochs").help = "training epochs (default: tuned per model)"
-    parser.add_argument("--lr", type=util.positive(float), default=None,
+    parser.add_argument("--lr", type=util.learning_rate, default=None,
                         help="learning rate (default: tuned per model)")
     parser.add_argument("--lr-schedule", choices=util.LR_SCHEDULES, default=None,
                         help="learning rate per epoch, as in util.epoch_lr (default: tuned per model, else constant)")
@@ -75,17 +75,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def read_lines(path) -> list[str]:
-    """The lines of an unlabelled file (utf-8, else latin-1); every line gets a prediction, empty ones too."""
+def read_lines(path, option: str = "--predict") -> list[str]:
+    """The lines of an unlabelled file (dataset.read_plain_text); every line gets a prediction, empty ones too.
+
+    Lines end at "\n" only: str.splitlines() also breaks at cp1252's ellipsis byte 0x85 read as latin-1, and at
+    other characters a sentence may hold, so it would misalign predictions with lines."""
     path = Path(path)
     if not path.is_file():
         util.fail(f"the file to predict, {path}, does not exist: pass a text file with one sentence per line")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    lines = text.splitlines()
+    lines = [line.removesuffix("\r") for line in dataset.read_plain_text(path, option).split("\n")]
+    if lines and lines[-1] == "":  # the newline that ends the last line starts no new one
+        lines.pop()
     if not lines:
         util.fail(f"the file to predict, {path}, is empty: put one sentence per line in it")
     return lines

@@ -284,6 +284,7 @@ def fit(model: nn.Module, data, *, epochs: int, lr: float, device, clip: float =
         key = (valid["accuracy"], -valid["loss"])
         if best_key is None or key > best_key:
             best, best_key, best_epoch = copy.deepcopy(model.state_dict()), key, epoch
+        util.check_finite_loss(trained["loss"], f"of epoch {epoch}")
         print(f"epoch {epoch:3d}: train loss {trained['loss']:.4f} acc {trained['accuracy']:.4f} | "
               f"valid loss {valid['loss']:.4f} acc {valid['accuracy']:.4f}"
               f"{'  *' if best_epoch == epoch else ''}  ({time.time() - started:.0f} s)")
@@ -333,13 +334,15 @@ class TextPredictor:
         if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
             util.fail(f"{path} is not a text classifier saved by part1_pytorch/text_models.py: "
                       "pass the model.pt of a text run")
-        model = build_model(checkpoint["architecture"], checkpoint["hyperparameters"])
         try:
+            model = build_model(checkpoint["architecture"], checkpoint["hyperparameters"])
             model.load_state_dict(checkpoint["state_dict"])
-        except RuntimeError:  # missing, unexpected or mis-shaped weights
-            util.fail(f"{path} is damaged (its weights do not fit the {checkpoint['architecture']} it describes): "
-                      "train again or pass the model.pt of another text run")
-        return cls(model, checkpoint["vocab"], checkpoint["classes"], checkpoint["max_seq_len"], device)
+            return cls(model, checkpoint["vocab"], checkpoint["classes"], checkpoint["max_seq_len"], device)
+        except RuntimeError:  # missing, unexpected or mis-shaped weights (a message of many lines)
+            problem = f"its weights do not fit the {checkpoint.get('architecture')} it describes"
+        except (KeyError, TypeError, ValueError) as error:  # a part missing or changed by hand
+            problem = f"{type(error).__name__}: {error}"
+        util.fail(f"{path} is damaged ({problem}): train again or pass the model.pt of another text run")
 
     def encode(self, sentences: list[str]):
         """Token ids (T, B) padded with 0 and lengths (B,); unknown words map to 1, empty sentences to one <unk>."""
@@ -461,6 +464,7 @@ def load_batches(args, name: str, extra_words=()):
                                        demo=args.demo, min_freq=getattr(args, "min_freq", 1),
                                        max_vocab=getattr(args, "max_vocab", None), extra_words=extra_words)
     util.check_split(name, len(data.train.sequences), len(data.valid.sequences), args.valid_fraction)
+    util.check_vocabulary(len(data.vocab) - 2 - data.vocab.extra, name)  # <pad>, <unk> and GloVe's own words
     return data
 
 

@@ -29,6 +29,8 @@ def main():
                                    "sentences")
     args = parser.parse_args()
     if args.demo:
+        if args.model_dir is None and not DEMO_MODEL.is_dir():
+            util.fail(f"no demo model in {DEMO_MODEL}: run `python part2_tensorflow/sentiment_lstm.py --demo` first")
         args.model_dir = args.model_dir or str(DEMO_MODEL)
         args.text = args.text or ["a wonderful , charming film", "a dull and boring mess"]
     if not args.model_dir or not args.text:

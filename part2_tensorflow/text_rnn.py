@@ -435,6 +435,8 @@ def run(args, dataset_name: str, hp: dict, script: str) -> dict:
                                      min_freq=args.min_freq, valid_fraction=args.valid_fraction, seed=args.seed,
                                      extra_words=glove_words)
     keep, held = data.keep, data.held
+    util.check_split(dataset_name, len(keep), len(held), args.valid_fraction)
+    util.check_vocabulary(len(data.vocab) - 2 - data.vocab.extra, dataset_name)  # <pad>, <unk>, GloVe's words
     train = (data.train_x[keep], data.train_lengths[keep], data.train_y[keep])
     valid = (data.train_x[held], data.train_lengths[held], data.train_y[held])
     threads = " (whole threads)" if dataset_name in dataset.THREADED else ""

@@ -40,6 +40,7 @@ def train_keeping_best(variables, epochs: int, epoch_batches, train_step, valid_
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         accuracy = float(valid_accuracy())
         loss = float(np.average(losses, weights=sizes))  # per example: a short last batch counts for its size
+        util.check_finite_loss(loss, f"of epoch {epoch}")
         curves["train_loss"].append(loss)
         curves["valid_accuracy"].append(accuracy)
         print(f"epoch {epoch:3d}: train loss {loss:.4f}, validation accuracy {accuracy:.2%}")

@@ -353,6 +353,15 @@ def test_list_shows_known_and_present(isolated):
     assert result.returncode == 0
     assert "sentiment" in result.stdout and "cifar100" in result.stdout
     assert [line for line in result.stdout.splitlines() if line.startswith("demo_text")][0].split()[2] == "yes"
+    # one damaged dataset is named on its own line; the others are still listed
+    (isolated / "data" / "sentiment").mkdir(parents=True)
+    (isolated / "data" / "sentiment" / "train.csv").write_text("text;polarity\nfine;pos\n")
+    result = run_script("dataset.py", "list")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
+    assert "DAMAGED" in lines["sentiment"] and "cifar100" in lines and "DAMAGED" not in lines["spam"]
+    assert_user_error(run_script("dataset.py", "--data-dir", isolated / "data" / "sentiment" / "train.csv", "list"),
+                      "train.csv is a file: pass a folder as --data-dir")
 
 
 def test_shared_modules_import_from_any_folder(tmp_path):
@@ -554,6 +563,13 @@ def test_char_text_errors(tmp_path):
     (tmp_path / "empty.txt").write_text("  \n")
     with pytest.raises(dataset.DatasetError, match="is empty"):
         dataset.char_text(tmp_path / "empty.txt")
+    (tmp_path / "model.pt").write_bytes(b"PK\x03\x04\x00\x00 weights")  # a binary file is not a text to learn
+    with pytest.raises(dataset.DatasetError, match="model.pt is not plain text .* with --text"):
+        dataset.char_text(tmp_path / "model.pt")
+    (tmp_path / "windows.txt").write_bytes("caf\u00e9 \u2026 na\u00efve".encode("cp1252"))
+    assert dataset.char_text(tmp_path / "windows.txt") == "caf\u00e9 \u2026 na\u00efve"
+    (tmp_path / "utf8.txt").write_bytes("caf\u00e9 \u2026".encode("utf-8"))
+    assert dataset.char_text(tmp_path / "utf8.txt") == "caf\u00e9 \u2026"
 
 
 # --------------------------------------------------------------------------- demo data

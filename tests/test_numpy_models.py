@@ -17,6 +17,7 @@ from gradient_check import eval_numerical_gradient, rel_error  # noqa: E402
 from rnn import CaptioningRNN  # noqa: E402
 from softmax import SoftmaxClassifier  # noqa: E402
 from solver import Solver  # noqa: E402
+import util  # noqa: E402
 
 
 @pytest.fixture
@@ -220,6 +221,13 @@ def test_solver_keeps_the_params_of_the_best_validation_epoch_not_the_last(monke
     np.testing.assert_array_equal(model.params["w"], [4.0, 4.0])
     assert len(model.batches) == 12  # the training did go on to w = 12
     assert solver.best_epoch == 1
+
+
+def test_a_diverged_solver_stops_with_one_sentence():
+    model, solver = counting_solver(2)
+    model.loss = lambda X, y=None: np.zeros((len(X), 2)) if y is None else (np.nan, {"w": np.zeros(2)})
+    with pytest.raises(util.UserError, match="training diverged: the training loss at iteration 4 is nan"):
+        solver.train()
 
 
 def test_a_second_train_keeps_its_own_best_epoch(monkeypatch):

@@ -1,4 +1,5 @@
 """Part 1 text (PyTorch): batches, packing, learning, GloVe, saving/predicting, the char model, CLI errors."""
+import copy
 import csv
 import json
 import math
@@ -513,9 +514,12 @@ def test_bad_input_exits_2_with_one_sentence(tmp_path):
     ("char_rnn", ["--generate", "no/such/model.pt"], "no model file"),
     ("predict_text", ["--model-dir", "no/such/run", "--text", "hi"], "no saved text model"),
     ("predict_text", ["--model-dir", "no/such/run"], "nothing to classify"),
+    ("predict_text", ["--model-dir", "no/such/run", "--text", "good", "--text", " "], "a --text is empty"),
     ("text_classification", ["--predict", "no/such/file.txt", "--model-dir", "x"], "does not exist"),
     ("text_classification", ["--all", "--predict", "x.txt"], "needs one model"),
     ("sentiment_gru", ["--demo", "--valid-fraction", "1.5"], "--valid-fraction"),
+    ("sentiment_gru", ["--demo", "--valid-fraction", "0.999"], "leaves nothing to train on: lower --valid-fraction"),
+    ("sentiment_gru", ["--demo", "--min-freq", "100000"], "no training word of sentiment is in the vocabulary"),
     ("char_rnn", ["--demo", "--valid-fraction", "0"], "--valid-fraction must be between 0 and 1"),
     ("char_rnn", ["--demo", "--valid-fraction", "-1"], "--valid-fraction must be between 0 and 1"),
     ("cifar_pytorch", ["--demo", "--valid-fraction", "0"], "--valid-fraction must be between 0 and 1"),
@@ -533,7 +537,8 @@ def test_bad_input_is_a_user_error(module, args, message, tmp_path, data_dir):
 
 @pytest.mark.parametrize("module, option, value, message", [
     ("sentiment_gru", "--dropout", "1.5", "in [0, 1), got 1.5"), ("char_rnn", "--dropout", "1.5", "in [0, 1)"),
-    ("sentiment_gru", "--lr", "-1", "> 0, got -1"), ("sentiment_gru", "--weight-decay", "-1", ">= 0, got -1"),
+    ("sentiment_gru", "--lr", "-1", "> 0, got -1"), ("sentiment_gru", "--lr", "1e300", "<= 100"),
+    ("sentiment_gru", "--weight-decay", "-1", ">= 0, got -1"),
     ("char_rnn", "--top-k", "-3", ">= 0, got -3"), ("finetune", "--lr", "-1", "> 0, got -1"),
     ("finetune", "--warmup-epochs", "-1", ">= 0, got -1"), ("feature", "--workers", "-1", ">= 0, got -1"),
     ("transfer_learning", "--head-lr", "0", "> 0, got 0")])
@@ -593,12 +598,34 @@ def test_predict_output_that_cannot_be_written_is_refused_before_anything_runs(t
                                   "--output", str(output)])
 
 
+def test_files_to_predict_are_read_line_by_line_and_binary_files_are_refused(tmp_path):
+    import text_classification
+    import util
+    # cp1252 with its ellipsis byte 0x85 (a line break to str.splitlines() once read as latin-1), and CRLF ends
+    (tmp_path / "cp1252.txt").write_bytes(b"so good \x85 really\r\nbad\x0cfilm\r\n\r\nlast")
+    assert text_classification.read_lines(tmp_path / "cp1252.txt") == [
+        "so good \u2026 really", "bad\x0cfilm", "", "last"]
+    (tmp_path / "model.pt").write_bytes(b"PK\x03\x04\x00\x00binary")
+    with pytest.raises(util.UserError, match="model.pt is not plain text .* with --predict"):
+        text_classification.read_lines(tmp_path / "model.pt")
+
+
 def test_a_model_with_truncated_weights_is_a_user_error(tmp_path):
     import predict_text
     import util
     folder = save_text_model(tmp_path / "run", ["neg", "pos"], state_dict={})
     with pytest.raises(util.UserError, match="model.pt is damaged .*RNNClassifier.*pass the model.pt of another"):
         predict_text.main(["--model-dir", str(folder), "--text", "good"])
+    # parts of a checkpoint removed or changed by hand
+    complete = torch.load(save_text_model(tmp_path / "whole", ["neg", "pos"]) / "model.pt", weights_only=True)
+    for change, named in ((lambda c: c.pop("vocab"), "KeyError: 'vocab'"),
+                          (lambda c: c.update(architecture="Transformer"), "KeyError: 'Transformer'"),
+                          (lambda c: c["hyperparameters"].update(layers=2), "unexpected keyword argument 'layers'")):
+        checkpoint = copy.deepcopy(complete)
+        change(checkpoint)
+        torch.save(checkpoint, folder / "model.pt")
+        with pytest.raises(util.UserError, match=f"model.pt is damaged \\(.*{named}\\): train again"):
+            predict_text.main(["--model-dir", str(folder), "--text", "good"])
 
 
 def test_char_rnn_refuses_a_torchscript_file_of_another_model(tmp_path):

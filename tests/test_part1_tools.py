@@ -54,6 +54,8 @@ def no_run(monkeypatch):
     # 12 validation characters: 8 streams of 1, which hold no (input, target) pair
     (["--seq-len", "4", "--valid-fraction", "0.004"], ["validation part", "--valid-fraction", "16"], "--batch-size"),
     (["--batch-size", "2000"], ["too few for 2000 training streams", "--batch-size"], "--valid-fraction"),
+    # the text is long enough: the validation part took what training needed
+    (["--valid-fraction", "0.999"], ["too few for 4 training streams", "lower --valid-fraction (now 0.999)"], "xyz"),
 ])
 def test_char_rnn_says_which_part_of_the_text_is_too_short_before_the_run(text_file, no_run, args, names,
                                                                           blames_not):

@@ -176,6 +176,12 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
                                                lambda examples: tf.constant(1.0 if len(examples) == 3 else 5.0),
                                                lambda: 0.5)
     results["epoch_loss_per_example"] = curves["train_loss"]
+    try:  # a diverged epoch (NaN loss) stops training with one sentence, not a NaN model
+        tf_training.train_keeping_best([], 2, lambda epoch: ([(np.zeros(2),)], 1),
+                                       lambda examples: tf.constant(np.nan), lambda: 0.5)
+        results["diverged"] = "trained on"
+    except util.UserError as error:
+        results["diverged"] = str(error)
 
     # Label smoothing: the traced step's loss is (1 - eps) sparse cross-entropy + eps mean over classes of -log p
     model = text_rnn.TextRNN(50, 4, 8, 16, "gru", dropout=0.0, seed=3)  # no dropout: logits computed twice agree
@@ -309,6 +315,10 @@ def command_lines(env, demo_runs):
         # a GloVe file sits in the data folder, so only a --glove that is read can fail
         "glove_file": ["sentiment_gru.py", "--demo", "--embeddings", "glove", "--embedding-dim", "50",
                        "--glove", empty / "glove.6B.50d.txt"],
+        "no_training_texts": ["sentiment_lstm.py", "--demo", "--valid-fraction", "0.999"],
+        "no_words": ["sentiment_lstm.py", "--demo", "--min-freq", "100000"],
+        "diverging_rate": ["sentiment_lstm.py", "--demo", "--lr", "1e300"],
+        "no_demo_model": ["predict.py", "--demo"],  # the demo runs above went to folders of their own
     })
 
 
@@ -360,6 +370,10 @@ def test_training_leaves_the_variables_at_the_best_validation_epoch_not_the_last
     assert checks["kept_best_epoch"] == 1 and checks["kept_valid_accuracy"] == [0.9, 0.5, 0.6]
     assert checks["kept_values"] == [[2.0, 3.0], 6.0]  # the start plus one epoch, not plus three
     assert checks["epoch_loss_per_example"] == [2.0]
+
+
+def test_a_diverged_training_stops_with_one_sentence(checks):
+    assert checks["diverged"].startswith("training diverged: the training loss of epoch 1 is nan: lower --lr")
 
 
 def test_rnn_learns_demo_task(checks):
@@ -424,10 +438,14 @@ def test_cifar_demo_run_and_reload(demo_runs, checks):
     ("group", "no group 99"), ("model", "not a saved text model"), ("glove", "--embedding-dim 50"),
     ("settings", "damaged_settings/settings.json is damaged (not JSON): train again or pass the model folder"),
     ("saved_model", "damaged_saved_model/saved_model/saved_model.pb is damaged (TensorFlow cannot parse it)"),
-    ("glove_file", "no_data/glove.6B.50d.txt does not exist")])
+    ("glove_file", "no_data/glove.6B.50d.txt does not exist"),
+    ("no_training_texts", "leaves nothing to train on: lower --valid-fraction"),
+    ("no_words", "no training word of sentiment is in the vocabulary"),
+    ("diverging_rate", "expected a number <= 100 (larger learning rates only diverge), got 1e300"),
+    ("no_demo_model", "run `python part2_tensorflow/sentiment_lstm.py --demo` first")])
 def test_bad_inputs_exit_2_with_a_clear_sentence(command_lines, case, message):
     result = command_lines[case]
-    if case in ("unit", "dataset"):  # argparse's own message and exit code 2
+    if case in ("unit", "dataset", "diverging_rate"):  # argparse's own message and exit code 2
         assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
         assert "Traceback" not in result.stderr
     else:

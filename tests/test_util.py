@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -202,6 +203,24 @@ def test_run_all_passes_a_relative_data_dir_on_as_the_folder_it_checked(tmp_path
     (tmp_path / "mine" / "sentiment").mkdir(parents=True)
     run_all.main()
     assert calls and calls[0][calls[0].index("--data-dir") + 1] == str(tmp_path / "mine")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--only", "no_such_script"], "--only no_such_script matches no script with a demo step"),
+    (["--results-dir", "a_file"], "as the results folder (File exists): pass a writable folder as --results-dir"),
+    (["--data-dir", "a_file"], "a_file is a file: pass the folder"),
+])
+def test_run_all_checks_its_own_options_once_before_any_step(tmp_path, monkeypatch, options, message):
+    import run_all
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kwargs: calls.append(command) or 0)
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--demo", *options])
+    monkeypatch.setattr(util, "RESULTS_ROOT", util.RESULTS_ROOT)  # main() sets it: put it back afterwards
+    with pytest.raises(util.UserError, match=re.escape(message)):
+        run_all.main()
+    assert not calls
 
 
 def test_a_prediction_run_writes_its_csv_only_when_given_a_results_dir(tmp_path):
@@ -418,6 +437,17 @@ def test_numbers_and_seeds_out_of_range_are_refused():
         with pytest.raises(argparse.ArgumentTypeError):
             util.seed_number(text)
     assert util.positive(int)("99999999999999999999") == 99999999999999999999
+    assert util.learning_rate("0.001") == 0.001 and util.learning_rate("100") == 100
+    for text in ("0", "-0.1", "101", "1e300", "nan"):  # 1e300 overflowed Adam with a traceback
+        with pytest.raises(argparse.ArgumentTypeError):
+            util.learning_rate(text)
+
+
+def test_a_loss_that_is_not_finite_stops_training_with_one_sentence():
+    util.check_finite_loss(1e30, "of epoch 1")
+    for loss in (float("nan"), float("inf")):
+        with pytest.raises(util.UserError, match=f"training loss of epoch 2 is {loss}: lower --lr"):
+            util.check_finite_loss(loss, "of epoch 2")
 
 
 def test_a_run_without_pretrained_weights_says_so_in_its_last_line_and_the_summary(isolated, capsys):
