@@ -62,6 +62,7 @@ class CifarNet(nn.Module):
                 optimizer.step()
                 total += loss.item() * len(labels)
                 seen += len(labels)
+            util.check_finite_loss(total / seen, f"of epoch {epoch}")
             curves["train_loss"].append(total / seen)
             message = f"epoch {epoch}/{epochs}: train loss {total / seen:.3f}"
             if validloader is not None:

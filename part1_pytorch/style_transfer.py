@@ -351,6 +351,7 @@ def stylize(extractor: FeatureExtractor, content: torch.Tensor, style: torch.Ten
             image.clamp_(0, 1)
         for name, value in evaluations[0].items():  # the loss at the start of the step
             curves[name].append(value)
+        util.check_finite_loss(curves["total_loss"][-1], f"at step {step}")
         bar.set_postfix(loss=f"{curves['total_loss'][-1]:.3g}")
         if snapshot_every and step % snapshot_every == 0 and step < steps:
             snapshots.append((step, image.detach().clone()))
@@ -487,7 +488,7 @@ def main() -> None:
     parser.add_argument("--init", default="content", choices=INITS, help="starting image")
     parser.add_argument("--optimizer", default="lbfgs", choices=tuple(DEFAULT_LR),
                         help="L-BFGS (the papers' choice) or Adam")
-    parser.add_argument("--lr", type=util.positive(float),
+    parser.add_argument("--lr", type=util.learning_rate,
                         help=f"step size (None: {DEFAULT_LR['lbfgs']} for lbfgs, {DEFAULT_LR['adam']} for adam)")
     parser.add_argument("--size", type=util.positive(int), help="longer side of the content image in pixels "
                                                                 "(None: 256, 64 with --demo)")

@@ -42,7 +42,7 @@ def add_training_args(parser: argparse.ArgumentParser, *, epochs: int, head_lr: 
     --valid-fraction and --label-smoothing."""
     util.add_common_args(parser, epochs=epochs, batch_size=32, lr=0.001)
     add_model_args(parser)
-    parser.add_argument("--head-lr", type=util.positive(float), default=head_lr,
+    parser.add_argument("--head-lr", type=util.learning_rate, default=head_lr,
                         help="learning rate of the new last layer")
     parser.add_argument("--valid-fraction", type=float, default=0.2, help="share of train held out for validation")
     util.add_label_smoothing_arg(parser)
@@ -536,6 +536,7 @@ def fit(model: nn.Module, train: DataLoader, valid: DataLoader, optimizer, epoch
         started = time.time()
         train_loss, train_accuracy = run_epoch(model, train, device, optimizer, desc=f"{label}epoch {epoch} train",
                                                label_smoothing=label_smoothing)
+        util.check_finite_loss(train_loss, f"of {label}epoch {epoch}")
         valid_loss, valid_accuracy = run_epoch(model, valid, device, desc=f"{label}epoch {epoch} valid")
         if scheduler is not None:
             scheduler.step()

@@ -175,6 +175,14 @@ def test_training_loop_learns_an_easy_problem():
     assert max(curves["valid_accuracy"]) == 1.0 and curves["valid_accuracy"][best - 1] == 1.0
 
 
+def test_a_diverged_training_stops_with_one_sentence(monkeypatch):
+    monkeypatch.setattr(vision, "run_epoch", lambda *args, optimizer=None, **kwargs: (float("nan"), 0.5))
+    model = torch.nn.Linear(3, 2)
+    with pytest.raises(util.UserError, match=r"training loss of \[freeze\] epoch 1 is nan: lower --lr"):
+        vision.fit(model, [], [], torch.optim.SGD(model.parameters(), lr=0.1), epochs=2, device=torch.device("cpu"),
+                   label="[freeze] ")
+
+
 def test_fit_leaves_the_model_at_its_best_validation_epoch_not_its_last(monkeypatch):
     # every training epoch moves every weight by +1 (in place, as an optimiser does); validation accuracy
     # is 0.9, 0.5, 0.6, so the weights to keep are those after epoch 1: the start plus 1, not plus 3
@@ -581,6 +589,14 @@ def test_an_unreadable_training_image_is_reported_once_without_a_raw_warning(tmp
 
 
 # --------------------------------------------------------------------------- the course's CIFAR network
+
+def test_cifar_network_stops_with_one_sentence_when_its_loss_is_not_a_number():
+    import cifar_pytorch
+    images = torch.full((8, 3, 32, 32), float("inf"))  # what a diverged step leaves in the activations
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, torch.arange(8) % 4), batch_size=4)
+    with pytest.raises(util.UserError, match="training loss of epoch 1 is nan: lower --lr"):
+        cifar_pytorch.CifarNet(4).fit(loader, 2)
+
 
 def test_cifar_network_learns_the_demo_data_and_reloads(env, tmp_path):
     import cifar_pytorch
