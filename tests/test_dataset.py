@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -277,6 +278,17 @@ def test_download_checksum_mismatch_deletes_the_partial_file(tmp_path):
     assert dataset.fetch(right, tmp_path / "cache").read_bytes() == b"some bytes"
 
 
+def test_fetch_tries_the_mirrors_when_a_download_has_the_wrong_content(tmp_path):
+    # a server may send an error page, or an outdated file, with status 200: the next mirror may have the right one
+    wrong, right = tmp_path / "wrong.tar.gz", tmp_path / "right.tar.gz"
+    wrong.write_bytes(b"an error page")
+    right.write_bytes(b"the archive")
+    remote = dataset.Remote(wrong.as_uri(), "archive.tar.gz", hashlib.sha256(b"the archive").hexdigest(),
+                            mirrors=(right.as_uri(),))
+    assert dataset.fetch(remote, tmp_path / "cache", "spam").read_bytes() == b"the archive"
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["archive.tar.gz"]
+
+
 def test_download_failure_says_how_to_prepare_offline(tmp_path):
     missing = dataset.Remote((tmp_path / "nowhere.zip").as_uri(), "nowhere.zip", None,
                              mirrors=((tmp_path / "also_nowhere.zip").as_uri(),))
@@ -296,15 +308,17 @@ def test_every_registered_download_names_a_checksum_or_says_none_is_published():
                 assert len(remote.sha256 or "") == 64 or len(remote.md5 or "") == 32, spec.name
 
 
-def _serve(body: bytes, length: int, cut: bool = False):
-    """A one-request HTTP server on localhost sending `body` under a Content-Length of `length`."""
+def _serve(body: bytes, length: int | None, cut: bool = False):
+    """A one-request HTTP/1.0 server on localhost sending `body` under a Content-Length of `length` (None: no
+    Content-Length, the body ends when the connection closes)."""
     import http.server
     import threading
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
-            self.send_header("Content-Length", str(length))
+            if length is not None:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
             self.wfile.write(body)
 
@@ -324,6 +338,38 @@ def test_a_download_cut_short_is_not_kept_even_without_a_checksum(tmp_path):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def _serve_raw(answer: bytes):
+    """A one-connection server on localhost answering `answer` to whatever it is asked, HTTP or not."""
+    import socket
+    import threading
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_once():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(answer)
+    threading.Thread(target=answer_once, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/archive.tar.gz", listener
+
+
+def test_a_server_answering_garbage_is_a_download_error_and_leaves_nothing(tmp_path):
+    # http.client raises its own exceptions (BadStatusLine here), neither OSError nor ValueError
+    url, listener = _serve_raw(b"garbage\r\n\r\n")
+    with listener:
+        with pytest.raises(dataset.DatasetError, match="could not download archive.tar.gz .*kept nothing"):
+            dataset.fetch(dataset.Remote(url, "archive.tar.gz", None), tmp_path / "cache", "spam")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_download_without_a_content_length_is_kept_whole(tmp_path):
+    # HTTP/1.0 without Content-Length: the body runs until the server closes, and nothing says how long it is
+    url, server = _serve(b"all of it", length=None)
+    with server:
+        path = dataset.fetch(dataset.Remote(url, "archive.tar.gz", None), tmp_path / "cache", "spam")
+    assert path.read_bytes() == b"all of it"
+
+
 def test_an_unverified_download_that_cannot_be_prepared_is_not_reused(isolated, monkeypatch):
     cache = isolated / "data" / "downloads" / "spam"
     cache.mkdir(parents=True)
@@ -332,6 +378,21 @@ def test_an_unverified_download_that_cannot_be_prepared_is_not_reused(isolated, 
     with pytest.raises(dataset.DatasetError, match="not a readable archive"):
         dataset.download("spam")
     assert not (cache / "enron1.tar.gz").exists()  # so the next download fetches it anew
+
+
+def test_a_verified_download_that_cannot_be_prepared_is_kept(isolated, monkeypatch):
+    # its checksum is the published one, so downloading it again would bring the same bytes: it stays
+    content = b"not an archive"
+    sentiment = dataset.REGISTRY["sentiment"]
+    verified = dataclasses.replace(sentiment.remotes[0], sha256=hashlib.sha256(content).hexdigest())
+    monkeypatch.setitem(dataset.REGISTRY, "sentiment", dataclasses.replace(sentiment, remotes=(verified,)))
+    cache = isolated / "data" / "downloads" / "sentiment"
+    cache.mkdir(parents=True)
+    (cache / verified.filename).write_bytes(content)
+    monkeypatch.setattr(dataset, "_fetch_url", lambda *a: pytest.fail("the cached file should be reused first"))
+    with pytest.raises(dataset.DatasetError, match="not a readable archive"):
+        dataset.download("sentiment")
+    assert (cache / verified.filename).read_bytes() == content
 
 
 # --------------------------------------------------------------------------- missing data and the CLI
@@ -681,6 +742,29 @@ def test_tar_members_outside_the_archive_are_refused_with_or_without_extraction_
         with pytest.raises(dataset.DatasetError, match="not a readable archive"):
             dataset._unpacked(archive_path, tmp_path / f"scratch{filters}")
         assert not list(tmp_path.rglob("escaped.txt"))
+
+
+@pytest.mark.parametrize("way_out", ["symlink", "absolute"])
+def test_tar_links_out_and_absolute_paths_are_refused_with_or_without_extraction_filters(tmp_path, monkeypatch,
+                                                                                         way_out):
+    # symlink: a link to a folder outside, then a file "through" it; absolute: a member named by an absolute path
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    archive_path = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive_path, "w:gz") as archive:
+        if way_out == "symlink":
+            link = tarfile.TarInfo("link")
+            link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+            archive.addfile(link)
+        member = tarfile.TarInfo("link/escaped.txt" if way_out == "symlink" else str(outside / "escaped.txt"))
+        member.size = 1
+        archive.addfile(member, io.BytesIO(b"x"))
+    for filters in (True, False):
+        if not filters:  # Python before 3.10.12 / 3.11.4: dataset's own checks are all there is
+            monkeypatch.delattr(tarfile, "data_filter")
+        with pytest.raises(dataset.DatasetError, match="not a readable archive"):
+            dataset._unpacked(archive_path, tmp_path / f"scratch{filters}")
+        assert not any(outside.iterdir())
 
 
 def test_a_text_split_that_cannot_be_read_is_one_sentence(tmp_path):

@@ -5,6 +5,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -205,6 +206,20 @@ def test_run_all_passes_a_relative_data_dir_on_as_the_folder_it_checked(tmp_path
     assert calls and calls[0][calls[0].index("--data-dir") + 1] == str(tmp_path / "mine")
 
 
+def test_run_all_passes_a_relative_course_data_dir_on_to_the_steps_as_the_folder_it_checked(tmp_path, monkeypatch):
+    # the steps run from the repository's folder: a relative $COURSE_DATA_DIR would name another folder there
+    import run_all
+    environments = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COURSE_DATA_DIR", "mine")
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kwargs: environments.append(kwargs["env"]) or 0)
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--only", "part1_pytorch/sentiment_lstm", "--results-dir", "out"])
+    monkeypatch.setattr(util, "RESULTS_ROOT", util.RESULTS_ROOT)  # main() sets it: put it back afterwards
+    (tmp_path / "mine" / "sentiment").mkdir(parents=True)
+    run_all.main()
+    assert environments and environments[0]["COURSE_DATA_DIR"] == str(tmp_path / "mine")
+
+
 @pytest.mark.parametrize("options, message", [
     (["--only", "no_such_script"], "--only no_such_script matches no script with a demo step"),
     (["--results-dir", "a_file"], "as the results folder (File exists): pass a writable folder as --results-dir"),
@@ -307,6 +322,8 @@ FRAGILE_RUN = (
     "def main():\n"
     "    args = argparse.Namespace(seed=0, epochs=1, demo=False, results_dir=None)\n"
     "    run = util.start_run(args, 'fragile', 'data')\n"
+    "    if sys.argv[1] == 'early':\n"
+    "        raise RuntimeError('a bug before any output')\n"
     "    run.path('model.pt').write_text(sys.argv[1])\n"
     "    if sys.argv[1] == 'crash':\n"
     "        raise RuntimeError('a bug')\n"
@@ -347,6 +364,56 @@ def test_a_second_run_into_the_folder_of_a_run_still_going_is_refused(isolated, 
     assert folder.joinpath("model.pt").read_text() == "slow"
     assert run_script(script, "third").returncode == 0  # a finished run is moved aside as usual
     assert folder.joinpath("model.pt").read_text() == "third"
+
+
+def test_a_second_start_run_in_the_same_process_takes_over_its_own_unfinished_run(isolated):
+    # a notebook cell re-run after an exception: the run.json left behind names this very process, alive
+    first = util.start_run(_args(), "myscript", "demo_text")
+    first.path("model.pt").write_text("first try")
+    again = util.start_run(_args(), "myscript", "demo_text")
+    assert again.dir == first.dir and not again.path("model.pt").exists()
+    [archived] = (isolated / "results" / "myscript" / ".history").iterdir()
+    assert archived.joinpath("model.pt").read_text() == "first try"
+    again.finish({"test_accuracy": 0.5})
+
+
+@pytest.fixture
+def live_child():
+    """A live process other than this one: its pid, as a run.json left by another run might name it."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+@pytest.mark.parametrize("whose", ["pid_reused", "other_host"])
+def test_a_run_json_naming_a_live_process_that_is_not_its_run_does_not_block_a_new_run(isolated, live_child, whose):
+    # pid_reused: the pid is alive but started at another time, so it now belongs to another process (the run
+    # ended, and its pid was handed out again); other_host: the pid is alive here, but the run went on elsewhere
+    # (a results folder on a shared disk), where this machine's processes say nothing about it
+    folder = isolated / "results" / "myscript" / "demo_text"
+    folder.mkdir(parents=True)
+    started = {"script": "myscript", "pid": live_child, "started": "2020-01-01T00:00:00",
+               "host": socket.gethostname() if whose == "pid_reused" else "elsewhere",
+               "process_start": "1" if whose == "pid_reused" else util._process_start(live_child)}
+    assert started["process_start"] is not None  # /proc tells this pid's start, as on every Linux
+    util.save_json(started, folder / util.RUN_STARTED)
+    run = util.start_run(_args(), "myscript", "demo_text")
+    assert json.loads(run.path(util.RUN_STARTED).read_text())["pid"] == os.getpid()
+    [archived] = (folder.parent / ".history").iterdir()  # the unfinished run is moved aside as usual
+    assert json.loads(archived.joinpath(util.RUN_STARTED).read_text())["pid"] == live_child
+
+
+def test_a_run_that_fails_before_writing_anything_keeps_no_unfinished_folder(isolated, tmp_path):
+    # its folder holds only run.json, which says nothing the restored run does not: nothing worth keeping
+    script = tmp_path / "s.py"
+    script.write_text(FRAGILE_RUN)
+    assert run_script(script, "good").returncode == 0
+    folder = isolated / "results" / "fragile" / "data"
+    assert run_script(script, "early").returncode == 1
+    assert folder.joinpath("model.pt").read_text() == "good"
+    assert json.loads(folder.joinpath("metrics.json").read_text())["test_accuracy"] == 0.9
+    assert not any((folder.parent / ".history").iterdir())
 
 
 def test_atomic_writes_get_the_permissions_of_ordinary_files_and_folders(tmp_path, monkeypatch):
@@ -392,6 +459,21 @@ def test_atomic_dir_replaces_a_folder_only_when_the_block_succeeds(tmp_path):
     with util.atomic_dir(target) as tmp:
         (tmp / "other").write_text("second")
     assert [p.name for p in target.iterdir()] == ["other"]
+
+
+def test_atomic_dir_leaves_only_the_new_folder_with_the_mode_of_the_one_it_replaced(tmp_path, monkeypatch):
+    monkeypatch.setattr(util, "UMASK", 0o022)  # a new folder would be 0o755
+    target = tmp_path / "model"
+    with util.atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("first")
+    # closed to others by its owner, so the folder replacing it is too: 0o750, which neither the umask (0o755) nor
+    # mkdtemp (0o700) would give
+    target.chmod(0o750)
+    with util.atomic_dir(target) as tmp:
+        (tmp / "weights").write_text("second")
+    assert (target / "weights").read_text() == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # the old folder, renamed aside, is gone
+    assert target.stat().st_mode & 0o777 == 0o750
 
 
 def test_demo_defaults_apply_only_to_options_not_given():
