@@ -257,7 +257,9 @@ def fetch(remote: Remote, folder: Path, dataset: str = "NAME") -> Path:
             os.replace(partial, target)
             return target
         except (OSError, ValueError, http.client.HTTPException) as error:
-            errors.append(f"{url}: {getattr(error, 'reason', error)}")
+            # a server's own words (a garbled status line, binary bytes) must not break the one-line message
+            reason = " ".join(repr(str(getattr(error, "reason", error)))[1:-1].split())[:200]
+            errors.append(f"{url}: {reason or type(error).__name__}")
         finally:
             partial.unlink(missing_ok=True)  # nothing unverified stays behind, Ctrl-C included
     raise DatasetError(f"could not download {remote.filename} ({'; '.join(errors)}), and kept nothing: try again, "

@@ -46,6 +46,12 @@ def test_a_loss_or_bpc_reaches_its_target_from_above_and_is_not_shown_as_a_perce
     assert seed_spread.shown(0.79, "models.lstm.test_accuracy") == "79.00%"
 
 
+def test_an_error_or_a_time_reaches_its_target_from_above():
+    # fewer seconds and a smaller error are better: only 90 of 90, 110, 130 is at or under a target of 100
+    for key in ("seconds", "test_error", "models.lstm.seconds"):
+        assert seed_spread.summarise([90, 110, 130], target=100, key=key)["seeds_reaching_target"] == 1, key
+
+
 def test_a_seed_whose_metric_is_not_a_finite_number_fails_alone(tmp_path, monkeypatch):
     import argparse
     folder = tmp_path / "spread"
@@ -70,6 +76,38 @@ def test_a_spread_with_failed_seeds_says_so_in_its_last_line_and_the_summary():
     import util
     notes = util._run_notes({"failed_seeds": [2], "seeds": [0, 1, 2, 3]})
     assert notes == ["1 of 4 seeds FAILED, left out"] and util._run_notes({"failed_seeds": [], "seeds": [0]}) == []
+
+
+def fake_seed_runs(monkeypatch, values: dict, key: str = "test_accuracy"):
+    """Stands in for each seed's run: writes values[seed] at `key` into its metrics.json, running nothing."""
+    def fake_run(command, **kwargs):
+        seed = int(command[command.index("--seed") + 1])
+        run_dir = Path(command[command.index("--results-dir") + 1])
+        run_dir.mkdir()
+        (run_dir / "metrics.json").write_text(json.dumps({key: values[seed]}))
+        return subprocess.CompletedProcess(command, 0)
+    monkeypatch.setattr(seed_spread.subprocess, "run", fake_run)
+
+
+def test_a_target_for_a_key_that_is_not_an_accuracy_is_taken_as_it_is(isolated, monkeypatch):
+    # bits per character are no share: 2.2 is a target, not "220%"
+    fake_seed_runs(monkeypatch, {0: 1.9, 1: 2.0, 2: 2.3}, key="valid_bpc")
+    seed_spread.main(["part1_pytorch/char_rnn.py", "--seeds", "0", "1", "2", "--key", "valid_bpc", "--target", "2.2"])
+    spread = json.loads((isolated / "results" / "seed_spread" / "part1_pytorch_char_rnn" / "spread.json").read_text())
+    assert spread["target"] == 2.2 and spread["seeds_reaching_target"] == 2
+
+
+def test_a_failed_seed_is_recorded_and_noted_in_the_last_line_and_the_summary(isolated, monkeypatch, capsys):
+    import util
+    fake_seed_runs(monkeypatch, {0: 0.7, 1: float("nan"), 2: 0.8})
+    with pytest.raises(util.UserError, match="1 of 3 seeds failed"):
+        seed_spread.main(["part1_pytorch/sentiment_lstm.py", "--seeds", "0", "1", "2"])
+    metrics = json.loads((isolated / "results" / "seed_spread" / "part1_pytorch_sentiment_lstm" / "metrics.json")
+                         .read_text())
+    assert metrics["failed_seeds"] == [1] and metrics["seeds"] == [0, 1, 2] and metrics["n"] == 2
+    assert "(1 of 3 seeds FAILED, left out)" in capsys.readouterr().out
+    rows = {line.split(" | ")[0]: line for line in (isolated / "results" / "SUMMARY.md").read_text().splitlines()}
+    assert rows["| seed_spread/part1_pytorch_sentiment_lstm"].endswith("| 1 of 3 seeds FAILED, left out |")
 
 
 def test_runs_each_seed_into_its_own_folder_and_collects_its_accuracy(tmp_path):

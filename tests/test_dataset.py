@@ -357,9 +357,18 @@ def test_a_server_answering_garbage_is_a_download_error_and_leaves_nothing(tmp_p
     # http.client raises its own exceptions (BadStatusLine here), neither OSError nor ValueError
     url, listener = _serve_raw(b"garbage\r\n\r\n")
     with listener:
-        with pytest.raises(dataset.DatasetError, match="could not download archive.tar.gz .*kept nothing"):
+        with pytest.raises(dataset.DatasetError, match="(?s)could not download archive.tar.gz .*garbage.*kept nothing"):
             dataset.fetch(dataset.Remote(url, "archive.tar.gz", None), tmp_path / "cache", "spam")
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_server_answering_garbage_is_named_in_a_one_line_error(tmp_path):
+    # http.client's BadStatusLine quotes the server's line, line break included
+    url, listener = _serve_raw(b"garbage\r\n\r\n")
+    with listener:
+        with pytest.raises(dataset.DatasetError) as error:
+            dataset.fetch(dataset.Remote(url, "archive.tar.gz", None), tmp_path / "cache", "spam")
+    assert "garbage" in str(error.value) and "\n" not in str(error.value) and "\r" not in str(error.value)
 
 
 def test_a_download_without_a_content_length_is_kept_whole(tmp_path):
@@ -745,9 +754,11 @@ def test_tar_members_outside_the_archive_are_refused_with_or_without_extraction_
 
 
 @pytest.mark.parametrize("way_out", ["symlink", "absolute"])
-def test_tar_links_out_and_absolute_paths_are_refused_with_or_without_extraction_filters(tmp_path, monkeypatch,
-                                                                                         way_out):
-    # symlink: a link to a folder outside, then a file "through" it; absolute: a member named by an absolute path
+def test_without_extraction_filters_tar_links_and_absolute_paths_are_refused(tmp_path, monkeypatch, way_out):
+    # Python before 3.10.12 / 3.11.4 has no extraction filters: dataset's own checks are all that stands between
+    # an archive and the rest of the disk. symlink: a link to a folder outside, then a file "through" it;
+    # absolute: a member named by an absolute path (the "data" filter would strip its "/": refusing is the fallback's)
+    monkeypatch.delattr(tarfile, "data_filter")
     outside = tmp_path / "outside"
     outside.mkdir()
     archive_path = tmp_path / "evil.tar.gz"
@@ -759,12 +770,9 @@ def test_tar_links_out_and_absolute_paths_are_refused_with_or_without_extraction
         member = tarfile.TarInfo("link/escaped.txt" if way_out == "symlink" else str(outside / "escaped.txt"))
         member.size = 1
         archive.addfile(member, io.BytesIO(b"x"))
-    for filters in (True, False):
-        if not filters:  # Python before 3.10.12 / 3.11.4: dataset's own checks are all there is
-            monkeypatch.delattr(tarfile, "data_filter")
-        with pytest.raises(dataset.DatasetError, match="not a readable archive"):
-            dataset._unpacked(archive_path, tmp_path / f"scratch{filters}")
-        assert not any(outside.iterdir())
+    with pytest.raises(dataset.DatasetError, match="not a readable archive"):
+        dataset._unpacked(archive_path, tmp_path / "scratch")
+    assert not any(outside.iterdir())
 
 
 def test_a_text_split_that_cannot_be_read_is_one_sentence(tmp_path):

@@ -246,6 +246,25 @@ def test_a_second_train_keeps_its_own_best_epoch(monkeypatch):
     np.testing.assert_array_equal(solver.best_params["w"], [12.0, 12.0])
 
 
+def test_a_second_train_starts_its_update_rule_afresh(monkeypatch):
+    # lr_decay 0.5 halves the learning rate each epoch: a call's epochs move w by 4, then 2. A second call
+    # carrying over the first's decayed rate would move it by 1, then 0.5
+    model, solver = counting_solver(2)
+    solver.lr_decay = 0.5
+    seen = []  # w at each validation check: before training, then after each epoch
+    accuracies = iter([0.1, 0.2, 0.3] * 2)  # rising: each call keeps its last epoch
+
+    def check_accuracy(X, y, num_samples=None):
+        if X is not solver.X_val:
+            return 0.5
+        seen.append(model.params["w"][0])
+        return next(accuracies)
+    monkeypatch.setattr(solver, "check_accuracy", check_accuracy)
+    solver.train()
+    solver.train()
+    assert np.diff(seen[:3]).tolist() == np.diff(seen[3:]).tolist() == [4.0, 2.0]
+
+
 def test_solver_visits_every_example_once_an_epoch_in_a_new_order():
     model, solver = counting_solver(2)
     solver.train()

@@ -97,9 +97,10 @@ def test_digit_classification_reports_missing_data(tmp_path):
     assert not (tmp_path / "out").exists() and "run folder" not in result.stdout   # no run was started
 
 
-def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_path, monkeypatch):
-    # stand-in training: the two-layer network is better on validation (0.9 against 0.5), the CNN on the
-    # test set (all right against all wrong); the two-layer network is the run's result all the same
+def digit_classification_on_stand_ins(out, monkeypatch, val_acc: dict):
+    """digit_classification.main with stand-in training: each model's best validation accuracy is val_acc[its kind]
+    ("cnn", "two-layer"); the CNN gets the test set all right, the two-layer network all wrong. Returns the
+    plots it drew, {"curves": [(title, curve names, kept epoch)], "confusion": (predictions, keywords)}."""
     import types
 
     import numpy as np
@@ -115,8 +116,8 @@ def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_
     def fake_train(model, data, settings, args, label):
         cnn = label.startswith("cnn")
         return types.SimpleNamespace(
-            best_val_acc=0.5 if cnn else 0.9, best_epoch=1 if cnn else 2, num_epochs=3, loss_history=[1.0] * 6,
-            train_acc_history=[0.1, 0.2, 0.3, 0.4], val_acc_history=[0.1, 0.5, 0.9, 0.3],
+            best_val_acc=val_acc["cnn" if cnn else "two-layer"], best_epoch=1 if cnn else 2, num_epochs=3,
+            loss_history=[1.0] * 6, train_acc_history=[0.1, 0.2, 0.3, 0.4], val_acc_history=[0.1, 0.5, 0.9, 0.3],
             predict=lambda X: y_test if cnn else (y_test + 1) % 10)
     plots = {"curves": []}
     monkeypatch.setattr(digit_classification, "load_splits", lambda args: data)
@@ -125,10 +126,20 @@ def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_
                         plots["curves"].append((title, list(curves), kept)))
     monkeypatch.setattr(util, "plot_confus_matrix", lambda pred, actual, **kwargs:
                         plots.update(confusion=(pred, kwargs)))
-    out = tmp_path / "out"
     monkeypatch.setattr(sys, "argv", ["digit_classification.py", "--dataset", "fashion_mnist",
                                       "--results-dir", str(out)])
     digit_classification.main()
+    return plots
+
+
+def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_path, monkeypatch):
+    # the two-layer network is better on validation (0.9 against 0.5), the CNN on the test set (all right against
+    # all wrong); the two-layer network is the run's result all the same
+    import numpy as np
+
+    out = tmp_path / "out"
+    plots = digit_classification_on_stand_ins(out, monkeypatch, {"cnn": 0.5, "two-layer": 0.9})
+    y_test = np.arange(30) % 10
     m = metrics(out)
     assert m["test_accuracy_softmax"] == 0.0 and m["test_accuracy_cnn"] == 1.0
     assert m["selected_model"] == "two-layer" and m["test_accuracy"] == 0.0
@@ -139,6 +150,13 @@ def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_
     assert [(title.split(",")[0], kept) for title, _, kept in plots["curves"]] == [("two-layer network", 2), ("CNN", 1)]
     assert all("train_accuracy (2000 random training images)" in keys for _, keys, _ in plots["curves"])
     assert "train accuracy (last epoch, 2000 random training images)" in (out / "selection.md").read_text()
+
+
+def test_digit_classification_chooses_the_cnn_on_a_validation_tie(tmp_path, monkeypatch):
+    # equal validation accuracy: the CNN is the run's result, as the script promises ("ties: the CNN")
+    digit_classification_on_stand_ins(tmp_path / "out", monkeypatch, {"cnn": 0.8, "two-layer": 0.8})
+    m = metrics(tmp_path / "out")
+    assert m["selected_model"] == "cnn" and m["test_accuracy"] == m["test_accuracy_cnn"] == 1.0
 
 
 @pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="needs /work/shared/data/fashion_mnist")

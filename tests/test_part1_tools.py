@@ -198,15 +198,22 @@ def test_an_export_that_reloads_with_other_outputs_is_refused_before_it_is_saved
     assert not list(tmp_path.glob("model.*.*"))
 
 
-def test_predict_skips_sub_folders_named_like_images_and_unreadable_images_it_found(tmp_path, capsys):
+def test_predict_skips_sub_folders_named_like_images_and_unreadable_images_it_found(tmp_path, capsys, monkeypatch):
     model = saved_classifier(tmp_path / "model.pt")
-    images = write_images(tmp_path / "images")
+    scores_of = vision.scores_of  # the random model scores every image alike to 3 decimals: sharpened, they differ
+    monkeypatch.setattr(predict.vision, "scores_of", lambda output: scores_of(output) * 1000)
+    images = write_images(tmp_path / "images" / "more")
     (tmp_path / "images" / "sub.png").mkdir()
-    (tmp_path / "images" / "broken.jpg").write_bytes(b"not a jpeg")
+    predict.main([str(model), str(tmp_path / "images")])
+    without_it = capsys.readouterr().out.splitlines()[1:]  # each readable image's line, its prediction included
+    # the unreadable file sorts first, so pairing the predictions with every file found rather than with the files
+    # read would print each prediction beside the name of the file before its own
+    (tmp_path / "images" / "a_broken.jpg").write_bytes(b"not a jpeg")
     predict.main([str(model), str(tmp_path / "images")])
     out, err = capsys.readouterr()
     assert predicted_files(out) == [str(path) for path in images]
-    assert "warning: skipping unreadable image" in err and "broken.jpg" in err and "sub.png" not in err
+    assert out.splitlines()[1:] == without_it
+    assert "warning: skipping unreadable image" in err and "a_broken.jpg" in err and "sub.png" not in err
 
 
 def test_predict_fails_on_an_unreadable_image_it_was_given_or_a_folder_of_nothing_readable(tmp_path):

@@ -126,13 +126,19 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     texts, labels = dataset.read_text_split("sentiment", "test", demo=True)
 
     def script_model_accuracy(model_dir):
-        """Accuracy on the demo test set of a model folder a script saved, and its vocabulary."""
+        """Accuracy on the demo test set of a model folder a script saved; its vocabulary and reloaded model."""
         loaded, vocab, settings = text_rnn.load_model(model_dir)
         tokens, lengths = text_rnn.encode_texts(texts, vocab, settings["max_seq_len"])
         predicted = [settings["classes"][i] for i in np.argmax(loaded.predict_logits(tokens, lengths).numpy(), 1)]
-        return float(np.mean(np.array(predicted) == np.array(labels))), vocab
-    results["glove_script_reload_accuracy"], vocab = script_model_accuracy(glove_model_dir)
+        return float(np.mean(np.array(predicted) == np.array(labels))), vocab, loaded
+    results["glove_script_reload_accuracy"], vocab, loaded = script_model_accuracy(glove_model_dir)
     results["glove_vocab_tail"] = vocab.itos[-3:]
+    # that run is also --bidirectional: the model it saved has the reverse reading's weights, and an output layer
+    # over both readings' states (2H rows), whatever its settings.json says
+    results["glove_script_back_weights"] = [hasattr(loaded, name) for name in ("W_back", "U_back", "b_back")]
+    results["glove_script_output_rows"] = loaded.W_out.shape[0]
+    # the plain RNN borrows spam_lstm.py's settings, bidirectional included (text_rnn.py --unit rnn, the groups)
+    results["spam_rnn_bidirectional"] = text_rnn.tuned("spam", "rnn").get("bidirectional")
 
     # Adam's learning rate is read at each step of the traced function, so a schedule can change it
     var = tf.Variable([1.0, -2.0])
@@ -213,7 +219,7 @@ def tf_checks(out_path: str, text_model_dir: str, cifar_run_dir: str, glove_mode
     results["reload_vocab_same"] = vocab.itos == data.vocab.itos and settings["classes"] == data.classes
 
     # The scripts' saved models: the text one classifies the demo test set as well as the run said.
-    results["text_script_reload_accuracy"], _ = script_model_accuracy(text_model_dir)
+    results["text_script_reload_accuracy"], _, _ = script_model_accuracy(text_model_dir)
     _, (test_x, test_y) = dataset.cifar100(0, demo=True)
     cifar = tf.saved_model.load(str(Path(cifar_run_dir) / "model" / "saved_model"))
     logits = cifar.predict_logits(cifar_tensorflow.to_nhwc(test_x)).numpy()
@@ -264,7 +270,8 @@ def run_side_by_side(env, commands: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def demo_runs(env):
-    """The demo runs the tests read: sentiment LSTM, CIFAR, and group 7 (sentiment and questions, GRU)."""
+    """The demo runs the tests read: sentiment LSTM, CIFAR, group 7 (sentiment and questions, GRU), and a
+    bidirectional sentiment GRU from GloVe."""
     root = env[0]
     results = run_side_by_side(env, {
         "text": ["sentiment_lstm.py", "--demo", "--lr-schedule", "cosine", "--label-smoothing", "0.05",
@@ -272,7 +279,7 @@ def demo_runs(env):
         "cifar": ["cifar_tensorflow.py", "--demo", "--results-dir", root / "cifar"],
         "group": ["text_rnn.py", "--group", "7", "--demo", "--results-dir", root / "group7"],
         "glove": ["sentiment_gru.py", "--demo", "--embeddings", "glove", "--embedding-dim", "50", "--glove-vocab", "4",
-                  "--results-dir", root / "glove"],
+                  "--bidirectional", "--results-dir", root / "glove"],
     })
     for key, result in results.items():
         assert result.returncode == 0, (key, result.stderr[-3000:])
@@ -354,6 +361,17 @@ def test_glove_words_absent_from_training_read_fixed_rows_and_are_saved(demo_run
     assert metrics["embeddings"] == "glove" and metrics["fixed_words"] == 3  # "the" is a training word
     assert checks["glove_vocab_tail"] == ["zzalpha", "zzbeta", "zzgamma"]
     assert checks["glove_script_reload_accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_a_bidirectional_run_trains_and_saves_a_bidirectional_model(demo_runs, checks):
+    settings = json.loads((demo_runs["glove"] / "model" / "settings.json").read_text())
+    assert settings["bidirectional"] is True
+    assert checks["glove_script_back_weights"] == [True, True, True]
+    assert checks["glove_script_output_rows"] == 2 * settings["hidden_dim"]
+
+
+def test_the_plain_rnn_borrows_the_lstms_bidirectional_setting(checks):
+    assert checks["spam_rnn_bidirectional"] is True
 
 
 def test_adam_reads_its_learning_rate_at_every_step(checks):
