@@ -11,6 +11,7 @@ import contextlib
 import csv
 import json
 import os
+import platform
 import random
 import re
 import shutil
@@ -559,6 +560,28 @@ def _check_results_dir(directory: Path, script: str) -> None:
              f"pass another folder or run from elsewhere")
 
 
+PACKAGES = ("torch", "torchvision", "tensorflow-cpu", "tensorflow", "numpy", "scikit-learn")
+
+
+def environment() -> dict:
+    """What a run's figures may depend on below the code (part 1's recurrent runs give other figures in another
+    environment: README, part 1 text), read without importing any framework."""
+    from importlib import metadata
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor() or None
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "packages": versions}
+
+
 def _process_start(pid: int) -> str | None:
     """When process pid started (Linux: clock ticks since boot, from /proc), None where /proc cannot tell."""
     try:
@@ -614,7 +637,8 @@ def start_run(args: argparse.Namespace, script: str, dataset: str, model: str | 
                 "threads": getattr(args, "threads", None)}  # None: the library's own choice
         save_json({**info, "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
                    "started": datetime.now().isoformat(timespec="seconds"), "pid": os.getpid(),
-                   "process_start": _process_start(os.getpid()), "host": socket.gethostname()}, directory / RUN_STARTED)
+                   "process_start": _process_start(os.getpid()), "host": socket.gethostname(),
+                   "environment": environment()}, directory / RUN_STARTED)
     except OSError as error:
         fail(f"cannot write the run folder {directory} ({error.strerror or error}): "
              f"pass a writable folder as --results-dir")

@@ -87,6 +87,14 @@ def test_run_folder_metrics_summary_and_history(isolated):
     assert "50.00%" in summary
 
 
+def test_run_json_records_the_environment_the_figures_came_from(isolated):
+    import platform
+    run = util.start_run(_args(), "myscript", "demo_text")
+    environment = json.loads(run.path("run.json").read_text())["environment"]
+    assert environment["packages"]["numpy"] == np.__version__ and environment["python"] == platform.python_version()
+    assert environment["cpus"] == os.cpu_count() and "torch" in environment["packages"]
+
+
 def test_every_run_records_its_threads_and_cpu_time_its_helpers_included(isolated):
     run = util.start_run(_args(threads=1), "myscript", "demo_text")
     busy = "import time\nstarted = time.process_time()\nwhile time.process_time() - started < 0.5: pass"
