@@ -578,7 +578,9 @@ def environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    return {"cpu": cpu, "cpus": os.cpu_count(), "platform": platform.platform(),
+    # not platform.platform(): it runs `uname -p` in a subprocess on every call
+    return {"cpu": cpu, "cpus": os.cpu_count(),
+            "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
             "python": platform.python_version(), "packages": versions}
 
 
