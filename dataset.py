@@ -1233,12 +1233,14 @@ def ensure_demo(kind: str, data_dir=None) -> Path:
     if kind not in DEMO_BUILDERS:
         raise DatasetError(f"unknown demo data '{kind}': known are {', '.join(DEMO_KINDS)}")
     with _scratch_folder(folder.parent, f".{kind}.") as scratch:
-        DEMO_BUILDERS[kind](scratch, np.random.default_rng(sum(map(ord, kind))))
-        (scratch / ".complete").write_text("generated demo data, not a real dataset\n")
+        out = scratch / "out"  # made by mkdir, so it gets the umask's mode, not mkdtemp's private 0700
+        out.mkdir()
+        DEMO_BUILDERS[kind](out, np.random.default_rng(sum(map(ord, kind))))
+        (out / ".complete").write_text("generated demo data, not a real dataset\n")
         if folder.exists() and not (folder / ".complete").exists():
             shutil.rmtree(folder, ignore_errors=True)  # an interrupted older attempt
         try:
-            os.replace(scratch, folder)
+            os.replace(out, folder)
         except OSError:
             if not (folder / ".complete").exists():  # another process finished first: use its identical copy
                 raise

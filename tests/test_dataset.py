@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dataset
+import util
 from conftest import REPO, SHARED_DATA, assert_user_error, needs_shared_data, run_script
 
 
@@ -655,6 +656,8 @@ def test_demo_data_is_deterministic_and_of_every_kind(isolated, tmp_path):
         second = sorted((p.relative_to(tmp_path / "again" / kind), p.read_bytes())
                         for p in (tmp_path / "again" / kind).rglob("*") if p.is_file() and p.suffix != ".png")
         assert first == second and first, kind
+        # readable by the others a shared data folder serves, as prepared datasets are (not mkdtemp's 0700)
+        assert (isolated / "data" / kind).stat().st_mode & 0o777 == 0o777 & ~util.UMASK, kind
     (x, y), (xt, yt) = dataset.load_mnist(demo=True)
     assert x.shape == (2000, 28, 28) and sorted(set(y.tolist())) == list(range(10)) and xt.shape == (500, 28, 28)
     (cx, cy), _ = dataset.cifar100(0, demo=True)
