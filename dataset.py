@@ -59,10 +59,15 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(data_dir or os.environ.get("COURSE_DATA_DIR") or util.REPO_ROOT / "data")
 
 
-def _make_folder(folder: Path) -> None:
-    """mkdir -p, a user error where the data folder cannot be (a file, a read-only place)."""
+def _refuse_a_file(folder: Path) -> None:
+    """A user error where the data folder is a file."""
     if folder.is_file():
         raise DatasetError(f"the data folder {folder} is a file: pass a folder as --data-dir")
+
+
+def _make_folder(folder: Path) -> None:
+    """mkdir -p, a user error where the data folder cannot be (a file, a read-only place)."""
+    _refuse_a_file(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -1471,8 +1476,7 @@ def _present(name: str, root: Path) -> bool:
 
 def cmd_list(args) -> None:
     root = data_root(args.data_dir)
-    if root.exists() and not root.is_dir():
-        raise DatasetError(f"the data folder {root} is a file: pass a folder as --data-dir")
+    _refuse_a_file(root)
     print(f"data root: {root}")
     print(f"{'name':16} {'kind':8} {'present':8} description / counts")
     for name, s in REGISTRY.items():
