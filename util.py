@@ -88,7 +88,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
                         help=f"not used: this script draws nothing at random{quiet}" if "seed" in unused
                         else "random seed")
     if epochs == 0:  # nothing trains by epochs here: the option is accepted, and says it does nothing
-        parser.add_argument("--epochs", type=int, default=0,
+        parser.add_argument("--epochs", type=positive(int), default=0,  # refused when wrong, as everywhere
                             help=f"not used: this script trains nothing by epochs{quiet}")
     else:
         parser.add_argument("--epochs", type=positive(int), default=epochs,
@@ -101,7 +101,7 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int | None, batc
     parser.add_argument("--data-dir", default=None,
                         help=f"not used: this script reads no dataset{quiet}" if "data_dir" in unused
                         else f"root of the prepared datasets (default: $COURSE_DATA_DIR or data/){quiet}")
-    parser.add_argument("--results-dir", default=None,
+    parser.add_argument("--results-dir", type=folder_argument, default=None,
                         help=(results_help or "write this run's outputs directly into this folder "
                               "(default: results/<script>/<dataset>[_<model>]/)") + quiet)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
@@ -264,6 +264,14 @@ def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
     return parse
 
 
+def folder_argument(text: str) -> str:
+    """An argparse type for a folder that may not exist yet: a file there is refused at once, not after the
+    minutes of loading data or importing a framework that come before the folder is made."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file: pass a folder")
+    return text
+
+
 MAX_LEARNING_RATE = 100.0  # far above any rate that trains; larger ones overflow Adam's float32 state
 
 
@@ -371,6 +379,30 @@ def _ordinary_mode(path: Path, new_mode: int) -> int:
     what it replaces, else `new_mode` (0o666 for a file, 0o777 for a folder) under the umask, as open() and mkdir()
     would give."""
     return path.stat().st_mode & 0o777 if path.exists() else new_mode & ~UMASK
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why this process cannot write in `folder`, or create it where it does not exist yet (the operating
+    system's words), or None when it can. Probed where the folder, or its first missing parent, would go; nothing
+    is left behind (the folder may be inside a --results-dir, which must still be empty when the run starts)."""
+    existing = next(path for path in [folder, *folder.parents] if path.exists())
+    if not existing.is_dir():
+        return "Not a directory"
+    try:
+        Path(tempfile.mkdtemp(dir=existing)).rmdir()
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
+def writable_folder(folder: Path, option: str) -> None:
+    """A user error, naming `option`, unless folder is, or can be made, a folder this process can write in:
+    checked before the work whose results go there, not after it."""
+    if folder.exists() and not folder.is_dir():
+        fail(f"{option} {folder} is a file, not a folder: pass a folder")
+    reason = unwritable(folder)
+    if reason:
+        fail(f"cannot write in {folder} ({reason}): pass a writable folder as {option}")
 
 
 @contextlib.contextmanager

@@ -53,7 +53,7 @@ def main(argv=None):
     if vision.is_torchscript(path):
         util.fail(f"{path} is already a TorchScript file: pass the model.pt it was exported from")
     out_dir = Path(args.results_dir) if args.results_dir else path.parent
-    vision.writable_folder(out_dir, "--results-dir")
+    util.writable_folder(out_dir, "--results-dir")
     util.set_seed(args.seed)
     model, meta = vision.load_any(path)
     crop = meta["preprocessing"]["crop"]

@@ -145,7 +145,7 @@ def main(argv=None):
 
     name, train_dir, test_dir = vision.dataset_folders(args.dataset, args.data_dir, args.demo)
     cache_dir = Path(args.cache_dir) if args.cache_dir else util.RESULTS_ROOT / ".feature_cache"
-    vision.writable_folder(cache_dir, "--cache-dir")  # found now, not after minutes of extraction
+    util.writable_folder(cache_dir, "--cache-dir")  # found now, not after minutes of extraction
     run = util.start_run(args, "feature", name, args.model)
     model, dim, description = vision.feature_extractor(args.model, args.weights, args.image_size)
     model.to(device)

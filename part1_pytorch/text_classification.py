@@ -19,7 +19,6 @@ comparison table and plot; the run's own `test_accuracy` is that of the model be
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -99,13 +98,10 @@ def check_output(output) -> None:
     path = Path(output)
     if path.is_dir():
         util.fail(f"--output {path} is a folder: give a file name, e.g. {path / 'predictions.txt'}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        util.fail(f"--output {path} cannot be written because the folder {path.parent} cannot be created "
-                  f"({error.strerror}): give a file in a writable folder")
-    if not os.access(path.parent, os.W_OK):
-        util.fail(f"--output {path} cannot be written, its folder is read-only: give a file in a writable folder")
+    reason = util.unwritable(path.parent)
+    if reason:
+        util.fail(f"--output {path} cannot be written: its folder {path.parent} cannot be created or written in "
+                  f"({reason}); give a file in a writable folder")
 
 
 def load_binary_predictor(model_dir) -> text_models.TextPredictor:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import tempfile
 import time
 import warnings
 import zipfile
@@ -116,19 +115,6 @@ def model_file(name: str) -> Path:
     util.fail(f"{path} is a folder, not a model file: pass "
               + (f"one of its models ({', '.join(models)})" if models else
                  "a model.pt saved by finetune.py, transfer_learning.py or feature.py"))
-
-
-def writable_folder(folder: Path, option: str) -> None:
-    """A user error unless folder is, or can be made, a folder this process can write in: checked before the work
-    whose results go there, not after it. Nothing is left behind (the folder may be inside a --results-dir, which
-    must still be empty when the run starts)."""
-    existing = next(path for path in [folder, *folder.parents] if path.exists())
-    if existing == folder and not folder.is_dir():
-        util.fail(f"{option} {folder} is a file, not a folder: pass a folder")
-    try:
-        Path(tempfile.mkdtemp(dir=existing)).rmdir()  # where the folder, or its first missing parent, would go
-    except OSError as error:
-        util.fail(f"cannot write in {folder} ({error.strerror or error}): pass a writable folder as {option}")
 
 
 # --------------------------------------------------------------------------- preprocessing

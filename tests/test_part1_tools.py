@@ -235,13 +235,15 @@ def test_predict_refuses_an_image_over_pillows_pixel_limit_in_one_sentence(tmp_p
         predict.main([str(model), str(image)])
 
 
-@pytest.mark.parametrize("where, message", [("file", "--results-dir {} is a file, not a folder"),
-                                            ("file/exports", "cannot write in {} (Not a directory)")])
-def test_export_refuses_a_results_dir_it_cannot_write_in_before_exporting(tmp_path, where, message):
+def test_export_refuses_a_results_dir_it_cannot_write_in_before_exporting(tmp_path, capsys):
     model = saved_classifier(tmp_path / "model.pt")
     (tmp_path / "file").write_text("mine")
-    with pytest.raises(util.UserError, match=re.escape(message.format(tmp_path / where))):
-        export.main([str(model), "--results-dir", str(tmp_path / where)])
+    with pytest.raises(SystemExit) as refused:  # when the options are read
+        export.main([str(model), "--results-dir", str(tmp_path / "file")])
+    assert refused.value.code == 2 and f"{tmp_path / 'file'} is a file: pass a folder" in capsys.readouterr().err
+    with pytest.raises(util.UserError, match=re.escape(f"cannot write in {tmp_path / 'file' / 'exports'} "
+                                                       "(Not a directory)")):
+        export.main([str(model), "--results-dir", str(tmp_path / "file" / "exports")])
     assert (tmp_path / "file").read_text() == "mine"
 
 

@@ -162,7 +162,19 @@ def test_common_args_say_when_epochs_are_not_used():
             training.parse_args(bad)
     inference = util.add_common_args(argparse.ArgumentParser(), epochs=0)
     assert "not used" in inference.format_help()
+    assert inference.parse_args([]).epochs == 0 and inference.parse_args(["--epochs", "3"]).epochs == 3
+    with pytest.raises(SystemExit):  # not used, but not nonsense either
+        inference.parse_args(["--epochs", "-5"])
     assert "not used" not in training.format_help()
+
+
+def test_a_results_dir_that_is_a_file_is_refused_when_the_options_are_read(tmp_path, capsys):
+    parser = util.add_common_args(argparse.ArgumentParser(), epochs=3)
+    assert parser.parse_args(["--results-dir", str(tmp_path / "new")]).results_dir == str(tmp_path / "new")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:  # before any data is loaded (text_rnn read a whole dataset first)
+        parser.parse_args(["--results-dir", str(tmp_path / "a_file")])
+    assert exit_info.value.code == 2 and "a_file is a file: pass a folder" in capsys.readouterr().err
 
 
 def test_common_args_say_which_options_a_script_has_no_use_for():
@@ -230,7 +242,7 @@ def test_run_all_passes_a_relative_course_data_dir_on_to_the_steps_as_the_folder
 
 @pytest.mark.parametrize("options, message", [
     (["--only", "no_such_script"], "--only no_such_script matches no script with a demo step"),
-    (["--results-dir", "a_file"], "as the results folder (File exists): pass a writable folder as --results-dir"),
+    (["--results-dir", "a_file"], "a_file is a file, not a folder: pass a folder"),
     (["--data-dir", "a_file"], "a_file is a file: pass the folder"),
 ])
 def test_run_all_checks_its_own_options_once_before_any_step(tmp_path, monkeypatch, options, message):
@@ -490,6 +502,23 @@ def test_demo_defaults_apply_only_to_options_not_given():
     assert util.parse_args(parser, [], epochs=3).epochs == 20
     assert util.parse_args(parser, ["--demo"], epochs=3).epochs == 3
     assert util.parse_args(parser, ["--demo", "--epochs", "7"], epochs=3).epochs == 7
+
+
+def test_a_folder_is_checked_for_writing_without_leaving_anything_behind(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("x")
+    assert util.unwritable(tmp_path / "new" / "deeper") is None
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "a_file"]  # the probe made nothing
+    assert util.unwritable(tmp_path / "a_file" / "below") == "Not a directory"
+    with pytest.raises(util.UserError, match=r"--cache-dir .*a_file is a file, not a folder: pass a folder"):
+        util.writable_folder(tmp_path / "a_file", "--cache-dir")
+    with pytest.raises(util.UserError, match=r"cannot write in .*below \(Not a directory\): pass a writable folder "
+                                             r"as --cache-dir"):
+        util.writable_folder(tmp_path / "a_file" / "below", "--cache-dir")
+
+    def refused(dir=None):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(util.tempfile, "mkdtemp", refused)  # a read-only folder (root writes in any)
+    assert util.unwritable(tmp_path / "new") == "Permission denied"
 
 
 def test_a_results_dir_holding_other_things_is_refused_and_left_alone(isolated, monkeypatch):
