@@ -806,11 +806,12 @@ def plot_confus_matrix(pred_class, actual_class, title: str = "Confusion matrix"
 
 
 def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: str | None = None,
-                xlabel: str = "epoch", kept: int | None = None) -> None:
+                xlabel: str = "epoch", kept: int | dict[str, int] | None = None) -> None:
     """Loss-like curves (keys containing 'loss') on the left, everything else (accuracies) on the right.
 
     Point i (from 1) of every curve is epoch i (or whatever xlabel says); kept marks the epoch whose
-    model was kept, with a dashed line on every panel.
+    model was kept, with a dashed line on every panel; where one plot shows several models' curves, kept
+    maps each model's name (its curves' keys start with it) to its epoch, one line style each.
     """
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -822,8 +823,10 @@ def plot_curves(curves: dict[str, list[float]], path: str | os.PathLike, title: 
             values = curves[key]
             ax.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None,
                     label=key.replace("_", " "))
-        if kept is not None:
-            ax.axvline(kept, color="grey", linestyle="--", linewidth=1, label=f"kept ({xlabel} {kept})")
+        marks = kept if isinstance(kept, dict) else {"": kept} if kept is not None else {}
+        for (model, epoch), style in zip(marks.items(), ["--", ":", "-."] * len(marks)):
+            ax.axvline(epoch, color="grey", linestyle=style, linewidth=1,
+                       label=f"{model + ' ' if model else ''}kept ({xlabel} {epoch})")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_xlim(max(ax.get_xlim()[0], 0.5), ax.get_xlim()[1])  # points start at 1: no tick at 0
         ax.set_xlabel(xlabel)

@@ -9,8 +9,8 @@ small grid (the two-layer network's hidden size; the CNN's filter size) is train
 configuration with the best validation accuracy is kept, and only that one is evaluated on the 10000
 test images. Of the two, the model with the better validation accuracy is the run's result (the test set
 chooses nothing). Outputs: learning curves, the selection table, that model's confusion matrix, the
-selected parameters (.npz) and metrics.json (test_accuracy_softmax, test_accuracy_cnn, selected_model
-and its test_accuracy).
+selected parameters (.npz) and metrics.json (test_accuracy_two_layer, test_accuracy_cnn and their
+best_valid_accuracy_*, selected_model and its test_accuracy and best_valid_accuracy).
 """
 import argparse
 import json
@@ -85,7 +85,7 @@ def select(kind, grid, build, data, settings, args):
     for value in grid:
         model = build(value)
         solver = train(model, data, settings, args, f"{kind} {value}")
-        table.append({"model": kind, "setting": value, "val_accuracy": solver.best_val_acc,
+        table.append({"model": kind, "setting": value, "best_valid_accuracy": solver.best_val_acc,
                       "final_train_accuracy": solver.train_acc_history[-1]})
         if best is None or solver.best_val_acc > best[2].best_val_acc:
             best = (value, model, solver)
@@ -111,7 +111,7 @@ def epoch_curves(solver, sample):
     training, left out)."""
     per_epoch = np.array_split(np.array(solver.loss_history), solver.num_epochs)
     return {"train_loss": [float(np.mean(chunk)) for chunk in per_epoch],
-            f"train_accuracy ({sample})": solver.train_acc_history[1:], "val_accuracy": solver.val_acc_history[1:]}
+            f"train_accuracy ({sample})": solver.train_acc_history[1:], "valid_accuracy": solver.val_acc_history[1:]}
 
 
 def main():
@@ -143,7 +143,7 @@ def main():
     sample = train_sample(data)
     lines = [f"| model | setting | validation accuracy | train accuracy (last epoch, {sample}) |", "|---|---|---|---|"]
     lines += [f"| {row['model']} | {'hidden' if row['model'] == 'two-layer' else 'filter'} {row['setting']} | "
-              f"{row['val_accuracy']:.4f} | {row['final_train_accuracy']:.4f} |" for row in table]
+              f"{row['best_valid_accuracy']:.4f} | {row['final_train_accuracy']:.4f} |" for row in table]
     run.path("selection.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -168,9 +168,12 @@ def main():
                  "hidden_dim": 100, "num_classes": 10})
     print(f"test accuracy: two-layer (hidden {hidden}) {test_softmax:.4f}, CNN (filter {filter_size}) {test_cnn:.4f}; "
           f"best on validation: {chosen_label}")
-    run.finish({"test_accuracy_softmax": test_softmax, "test_accuracy_cnn": test_cnn,
-                "val_accuracy_softmax": softmax_solver.best_val_acc, "val_accuracy_cnn": cnn_solver.best_val_acc,
-                "selected_model": chosen, "test_accuracy": test_accuracy, "selected_hidden_dim": hidden,
+    run.finish({"test_accuracy_two_layer": test_softmax, "test_accuracy_cnn": test_cnn,
+                "best_valid_accuracy_two_layer": softmax_solver.best_val_acc,
+                "best_valid_accuracy_cnn": cnn_solver.best_val_acc,
+                "selected_model": chosen, "test_accuracy": test_accuracy,
+                "best_valid_accuracy": max(softmax_solver.best_val_acc, cnn_solver.best_val_acc),
+                "selected_hidden_dim": hidden,
                 "selected_filter_size": filter_size, "selection": table,
                 "softmax_epochs": softmax_settings["epochs"], "epochs": cnn_settings["epochs"]})
 

@@ -27,6 +27,8 @@ def main(argv=None):
     parser.add_argument("--warmup-epochs", type=util.positive(int, zero=True), default=2,
                         help="epochs training the new last layer alone first")
     parser.add_argument("--augment", action="store_true", help="train with data augmentation (a separate run)")
+    parser.epilog = ("--epochs counts the epochs that train all layers, after the warm-up ones; metrics.json's "
+                     "best_epoch counts from the first warm-up epoch, of total_epochs = warmup_epochs + epochs.")
     args = util.parse_args(parser, argv, epochs=1, warmup_epochs=1)
     vision.apply_model_args(args)
     device = util.get_device(args.device)
@@ -52,6 +54,7 @@ def main(argv=None):
     run.finish({"test_accuracy": accuracy, "weights": result["description"], "pretrained": args.weights != "none",
                 "augment": args.augment,
                 "best_epoch": result["best_epoch"], "warmup_epochs": args.warmup_epochs,
+                "total_epochs": args.warmup_epochs + args.epochs,
                 "best_valid_accuracy": max(result["curves"]["valid_accuracy"]), "lr": args.lr,
                 "head_lr": args.head_lr, "label_smoothing": args.label_smoothing, "batch_size": args.batch_size,
                 "image_size": result["prep"]["crop"],

@@ -87,7 +87,8 @@ def main(argv=None):
                              "best_valid_accuracy": max(result["curves"]["valid_accuracy"]),
                              "curves": result["curves"]}
         print(f"[{scenario}] test accuracy {accuracy:.2%}")
-    util.plot_curves(curves, run.path("curves.png"), title=f"finetune vs freeze: {result['description']}")
+    util.plot_curves(curves, run.path("curves.png"), title=f"finetune vs freeze: {result['description']}",
+                     kept={s: metrics[s]["best_epoch"] for s in SCENARIOS})
     print(" | ".join(f"{s}: {metrics[s]['test_accuracy']:.2%}" for s in SCENARIOS))
     run.finish({"test_accuracy": metrics["finetune"]["test_accuracy"],
                 **{f"{s}_test_accuracy": metrics[s]["test_accuracy"] for s in SCENARIOS},

@@ -59,13 +59,13 @@ def test_digit_classification_demo(tmp_path):
     result = run("digit_classification.py", "--demo", "--results-dir", out, data_dir=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     m = metrics(out)
-    for key in ("test_accuracy_softmax", "test_accuracy_cnn", "test_accuracy"):
+    for key in ("test_accuracy_two_layer", "test_accuracy_cnn", "test_accuracy"):
         assert 0.0 <= m[key] <= 1.0
-    best_val = {kind: max(row["val_accuracy"] for row in m["selection"] if row["model"] == kind)
+    best_val = {kind: max(row["best_valid_accuracy"] for row in m["selection"] if row["model"] == kind)
                 for kind in ("two-layer", "cnn")}
     assert m["selected_model"] == ("cnn" if best_val["cnn"] >= best_val["two-layer"] else "two-layer")
-    assert m["test_accuracy"] == m["test_accuracy_cnn" if m["selected_model"] == "cnn" else "test_accuracy_softmax"]
-    assert m["test_accuracy_softmax"] > 0.3          # 10 classes: chance is 0.1
+    assert m["test_accuracy"] == m["test_accuracy_cnn" if m["selected_model"] == "cnn" else "test_accuracy_two_layer"]
+    assert m["test_accuracy_two_layer"] > 0.3          # 10 classes: chance is 0.1
     assert m["dataset"] == "demo_digits" and m["demo"] is True
     assert "1800 train, 200 validation, 500 test images" in result.stdout
     assert m["selected_hidden_dim"] in (100, 300) and m["selected_filter_size"] in (5, 7)
@@ -141,8 +141,10 @@ def test_digit_classification_chooses_the_model_on_validation_never_on_test(tmp_
     plots = digit_classification_on_stand_ins(out, monkeypatch, {"cnn": 0.5, "two-layer": 0.9})
     y_test = np.arange(30) % 10
     m = metrics(out)
-    assert m["test_accuracy_softmax"] == 0.0 and m["test_accuracy_cnn"] == 1.0
+    assert m["test_accuracy_two_layer"] == 0.0 and m["test_accuracy_cnn"] == 1.0
     assert m["selected_model"] == "two-layer" and m["test_accuracy"] == 0.0
+    assert (m["best_valid_accuracy_two_layer"], m["best_valid_accuracy_cnn"]) == (0.9, 0.5)
+    assert m["best_valid_accuracy"] == 0.9
     pred, kwargs = plots["confusion"]
     np.testing.assert_array_equal(pred, (y_test + 1) % 10)
     assert kwargs["title"].startswith("two-layer network") and kwargs["class_names"][9] == "Ankle boot"

@@ -329,6 +329,8 @@ def test_finetune_demo_writes_run_and_a_model_that_reloads(env, finetuned):
     assert metrics["demo"] and metrics["model"] == "mobilenet_v2" and "RANDOM" in metrics["weights"]
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["best_epoch"] >= 1
     assert len(metrics["curves"]["valid_accuracy"]) == 2  # the warm-up epoch and one epoch of all layers
+    assert (metrics["warmup_epochs"], metrics["epochs"], metrics["total_epochs"]) == (1, 1, 2)
+    assert metrics["best_epoch"] <= metrics["total_epochs"]
     for name in ("conf_finetune.png", "curves.png", "model.pt"):
         assert (finetuned / name).stat().st_size > 1000
     saved = saved_predictions(finetuned / "predictions.csv")

@@ -599,6 +599,19 @@ def test_curves_mark_the_kept_epoch_and_count_epochs_in_whole_numbers(tmp_path, 
         assert min(shown) <= max(1, epochs // 5)
 
 
+def test_curves_of_several_models_mark_each_ones_kept_epoch(tmp_path, monkeypatch):
+    plt = util.pyplot()
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    curves = {f"{model} {key}": [0.5, 0.6, 0.7] for model in ("finetune", "freeze")
+              for key in ("train_loss", "valid_accuracy")}
+    util.plot_curves(curves, tmp_path / "c.png", kept={"finetune": 3, "freeze": 2})
+    for panel in drawn[0].axes:
+        marks = {line.get_label(): (line.get_xdata()[0], line.get_linestyle()) for line in panel.get_lines()
+                 if "kept" in line.get_label()}
+        assert marks == {"finetune kept (epoch 3)": (3, "--"), "freeze kept (epoch 2)": (2, ":")}
+
+
 def test_tensorflow_import_keeps_back_only_its_two_start_up_notices(tmp_path):
     fake = tmp_path / "tensorflow"
     fake.mkdir()
