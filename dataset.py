@@ -55,6 +55,15 @@ class DamagedSource(DatasetError):
     """An archive that cannot be read: a download of it is not to be reused."""
 
 
+class DamagedFile(DatasetError):
+    """A data file that is not what it should be. `problem` says what without naming the file: preparing reads
+    back a scratch copy of the user's file, and names the file in --source instead (see _blaming)."""
+
+    def __init__(self, path: Path, problem: str, fix: str):
+        super().__init__(f"{path} {problem}: {fix}")
+        self.path, self.problem = Path(path), problem
+
+
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(data_dir or os.environ.get("COURSE_DATA_DIR") or util.REPO_ROOT / "data")
 
@@ -338,6 +347,25 @@ def _find(root: Path, pattern: str, what: str, source: Path) -> list[Path]:
     return found
 
 
+def _find_file(root: Path, pattern: str, what: str, source: Path) -> Path:
+    """The first file matching pattern: a folder of that name (an image set's train/, say) is not one."""
+    files = [p for p in _find(root, pattern, what, source) if p.is_file()]
+    if not files:
+        raise DatasetError(f"{source} does not look like {what}: no file '{pattern}' inside it")
+    return files[0]
+
+
+@contextlib.contextmanager
+def _blaming(source: Path, shown: dict, fix: str):
+    """Errors reading back the copies being prepared name the user's file (shown: copy name -> its place in the
+    source), not the scratch copy, a path the user never gave and which is gone by the time they read it; and say
+    what to do now (fix) rather than to prepare again."""
+    try:
+        yield
+    except DamagedFile as error:
+        raise DamagedSource(f"{shown[error.path.name]} in {source} {error.problem}: {fix}") from None
+
+
 def prepare(name: str, source: str | os.PathLike, data_dir=None, seed: int = 0) -> Path:
     """Build <root>/<name> from a local copy; written to a temporary folder, renamed when complete."""
     s = spec(name)
@@ -513,7 +541,31 @@ def _prepare_images(s: Spec, root: Path, out: Path, source: Path, seed: int) -> 
     counts = {split: _copy_image_split(folder, out / split) for split, folder in zip(("train", "test"), folders)}
     if not counts["train"] or not counts["test"]:
         raise DatasetError(f"{source} holds no readable images in its train or test folder")
+    _check_classes(out, [f"{folder.relative_to(root)}/" for folder in folders], source)
     _check_counts(s, counts, source)
+
+
+def _check_classes(out: Path, names: list[str], source: Path) -> None:
+    """At least two classes, the same in train and test, as the training scripts require (vision.check_classes:
+    ImageFolder numbers each split's classes on its own): refused now, not when a training run starts. The
+    classes are the copied ones, so a folder of unreadable images, empty to ImageFolder, is none."""
+    train, test = ({p.name for p in (out / split).iterdir()} for split in ("train", "test"))
+    if len(train) < 2:
+        raise DatasetError(f"{source} has only one class in {names[0]} ({_listed(train)}): a classifier needs at "
+                           f"least two, one folder of readable images per class")
+    differences = []
+    if test - train:
+        differences.append(f"{names[1]} has classes {names[0]} lacks ({_listed(test - train)})")
+    if train - test:
+        differences.append(f"{names[1]} lacks classes {names[0]} has ({_listed(train - test)})")
+    if differences:
+        raise DatasetError(f"{source}: {' and '.join(differences)}: give both the same class folders, each holding "
+                           f"readable images")
+
+
+def _listed(names, most: int = 5) -> str:
+    names = sorted(names)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _build_caltech30(root: Path, out: Path, source: Path, seed: int) -> None:
@@ -542,15 +594,32 @@ def _build_caltech30(root: Path, out: Path, source: Path, seed: int) -> None:
 # ---- arrays
 
 def _prepare_cifar(s: Spec, root: Path, out: Path, source: Path, seed: int) -> None:
+    shown = {}
     for part in ("train", "test", "meta"):
-        shutil.copy2(_find(root, part, "CIFAR-100 (python version)", source)[0], out / part)
-    counts = {split: len(_read_cifar_pickle(out / split, source)[1]) for split in ("train", "test")}
+        found = _find_file(root, part, "CIFAR-100 (python version)", source)
+        shutil.copy2(found, out / part)
+        shown[part] = found.relative_to(root)
+    # read back as cifar100() will: a damaged copy is refused now, naming the source, not at the first training run
+    with _blaming(source, shown, "use the original cifar-100-python.tar.gz (or the folder it unpacks to) as --source"):
+        classes = len(_cifar_meta(out))
+        counts = {split: _cifar_count(out / split, classes) for split in ("train", "test")}
     _check_counts(s, counts, source)
 
 
+def _cifar_count(path: Path, classes: int) -> int:
+    """The examples of a batch being prepared, whose labels must be among its meta file's classes (cifar100()
+    would leave the others out without a word)."""
+    labels = _read_cifar_pickle(path)[1]
+    if labels.size and not 0 <= labels.min() <= labels.max() < classes:
+        raise DamagedFile(path, f"has labels outside the {classes} classes of its meta file", "prepare cifar100 again")
+    return len(labels)
+
+
 def _prepare_idx(s: Spec, root: Path, out: Path, source: Path, seed: int) -> None:
+    shown = {}
     for name in IDX_FILES:
-        found = list(root.rglob(name)) or list(root.rglob(name[:-3]))
+        found = ([p for p in sorted(root.rglob(name)) if p.is_file()]
+                 or [p for p in sorted(root.rglob(name[:-3])) if p.is_file()])
         if not found:
             raise DatasetError(f"{source} lacks {name}: {s.name} needs all of {', '.join(IDX_FILES)}")
         if found[0].suffix == ".gz":
@@ -558,7 +627,10 @@ def _prepare_idx(s: Spec, root: Path, out: Path, source: Path, seed: int) -> Non
         else:
             with open(found[0], "rb") as f_in, gzip.open(out / name, "wb") as f_out:
                 shutil.copyfileobj(f_in, f_out)
-    (x_train, _), (x_test, _) = _read_idx_pair(out, s.name)
+        shown[name] = found[0].relative_to(root)
+    # read back as load_mnist will: a damaged copy is refused now, naming the source, not at the first training run
+    with _blaming(source, shown, f"use the original {s.name} files (the four .gz, or a folder of them) as --source"):
+        (x_train, _), (x_test, _) = _read_idx_pair(out, s.name)
     _check_counts(s, {"train": len(x_train), "test": len(x_test)}, source)
 
 
@@ -574,8 +646,86 @@ def _prepare_glove(s: Spec, root: Path, out: Path, source: Path, seed: int) -> N
 
 def _prepare_captions(s: Spec, root: Path, out: Path, source: Path, seed: int) -> None:
     captions = _find(root, "coco2014_captions.h5", "the cs231n COCO captioning data", source)[0]
+    _check_coco(captions.parent, root, source)
     for path in captions.parent.iterdir():
-        shutil.copy2(path, out / path.name)
+        if path.is_file():
+            shutil.copy2(path, out / path.name)
+
+
+# What numpy_layers/coco_utils.load_coco_data reads (with its default PCA features), all in one folder: the HDF5
+# files with the datasets taken from them, then the text files.
+COCO_H5 = {"coco2014_captions.h5": ("train_captions", "train_image_idxs", "val_captions", "val_image_idxs"),
+           "train2014_vgg16_fc7_pca.h5": ("features",), "val2014_vgg16_fc7_pca.h5": ("features",)}
+COCO_TEXT = ("coco2014_vocab.json", "train2014_urls.txt", "val2014_urls.txt")
+_COCO_FIX = "use the original coco_captioning.zip (or the folder it unpacks to) as --source"
+
+
+def _check_coco(folder: Path, root: Path, source: Path) -> None:
+    """The captioning files as the loader will read them, checked before gigabytes are copied: a missing or junk
+    file is refused now, not when a training script starts."""
+    def shown(name: str) -> str:
+        return f"{(folder / name).relative_to(root)} in {source}"
+    missing = [str((folder / name).relative_to(root)) for name in (*COCO_H5, *COCO_TEXT)
+               if not (folder / name).is_file()]
+    if missing:
+        raise DamagedSource(f"{source} lacks {_listed(missing)}, which the captioning scripts read: {_COCO_FIX}")
+    with _coco_h5(folder / "coco2014_captions.h5", shown("coco2014_captions.h5")) as captions:
+        for split in ("train", "val"):
+            name = f"{split}2014_vgg16_fc7_pca.h5"
+            with _coco_h5(folder / name, shown(name)) as features:
+                images = features["features"].shape
+            _check_coco_split(captions, split, images, shown)
+    _check_coco_text(folder, shown)
+
+
+@contextlib.contextmanager
+def _coco_h5(path: Path, shown: str):
+    """An HDF5 file of the captioning data, open, holding the datasets the loader reads from it (COCO_H5)."""
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [key for key in COCO_H5[path.name] if not isinstance(f.get(key), h5py.Dataset)]
+            if missing:
+                raise DamagedSource(f"{shown} lacks {', '.join(missing)}, which the captioning scripts read: "
+                                    f"{_COCO_FIX}")
+            yield f
+    except OSError:  # h5py: "Unable to open file (file signature not found)", truncated files, unreadable data
+        raise DamagedSource(f"{shown} is not a readable HDF5 file (damaged or truncated): {_COCO_FIX}") from None
+
+
+def _check_coco_split(captions, split: str, images: tuple, shown) -> None:
+    """A split's captions, as word indexes, each naming an image that has a row in the split's features."""
+    name = f"{split}2014_vgg16_fc7_pca.h5"
+    if len(images) != 2:
+        raise DamagedSource(f"{shown(name)} holds features of shape {images}, expected (images, dimension): "
+                            f"{_COCO_FIX}")
+    words, image_idxs = captions[f"{split}_captions"], captions[f"{split}_image_idxs"][()]
+    if (words.ndim != 2 or image_idxs.shape != words.shape[:1]
+            or not all(np.issubdtype(a.dtype, np.integer) for a in (words, image_idxs))):
+        raise DamagedSource(f"{shown('coco2014_captions.h5')} has {split}_captions of shape {words.shape} "
+                            f"({words.dtype}) and {split}_image_idxs of shape {image_idxs.shape} ({image_idxs.dtype}), "
+                            f"expected integers of shapes (N, T) and (N,): {_COCO_FIX}")
+    if image_idxs.size and not 0 <= image_idxs.min() <= image_idxs.max() < images[0]:
+        raise DamagedSource(f"{shown('coco2014_captions.h5')} has {split} captions of images {image_idxs.min()} to "
+                            f"{image_idxs.max()}, but {name} holds the features of {images[0]} "
+                            f"image{'s' * (images[0] != 1)}: {_COCO_FIX}")
+
+
+def _check_coco_text(folder: Path, shown) -> None:
+    """The vocabulary and the URL lists: UTF-8 text, the vocabulary a JSON object with the two lookups."""
+    for name in COCO_TEXT:
+        try:
+            text = (folder / name).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DamagedSource(f"{shown(name)} is not UTF-8 text: {_COCO_FIX}") from None
+        if name.endswith(".json"):
+            try:
+                vocab = json.loads(text)
+            except json.JSONDecodeError:
+                vocab = None
+            if not (isinstance(vocab, dict) and {"word_to_idx", "idx_to_word"} <= vocab.keys()):
+                raise DamagedSource(f"{shown(name)} is not a JSON object with word_to_idx and idx_to_word: "
+                                    f"{_COCO_FIX}")
 
 
 PREPARERS = {"text": _prepare_text, "images": _prepare_images, "cifar": _prepare_cifar, "idx": _prepare_idx,
@@ -1089,16 +1239,29 @@ def image_dataset(root, transform=None):
         raise DatasetError(f"{root} holds no readable images in class folders ({error})") from None
 
 
-def _read_cifar_pickle(path: Path, source=None):
+# unpickling garbage raises any of these (a pickle of something else: TypeError, KeyError; numbers beyond uint8:
+# OverflowError; a class that does not exist: ImportError, AttributeError)
+_UNPICKLING_ERRORS = (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, AttributeError,
+                      IndexError, ImportError, OverflowError)
+
+
+def _unpickling_error(error: Exception) -> str:
+    """What went wrong, on one line: a KeyError's text is only the missing key."""
+    return f"no {error} entry" if isinstance(error, KeyError) else " ".join(str(error).split()) or type(error).__name__
+
+
+def _read_cifar_pickle(path: Path):
     try:
         with open(path, "rb") as f:
             batch = pickle.load(f, encoding="latin1")
         data = np.asarray(batch["data"], dtype=np.uint8)
         labels = np.asarray(batch["fine_labels"], dtype=np.int64)
-    except (OSError, pickle.UnpicklingError, KeyError, EOFError, ValueError) as error:
-        raise DatasetError(f"{path} is not a CIFAR-100 python batch ({error}): prepare cifar100 again") from None
-    if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-        raise DatasetError(f"{path} has data of shape {data.shape}, expected (N, 3072)")
+    except _UNPICKLING_ERRORS as error:
+        raise DamagedFile(path, f"is not a CIFAR-100 python batch ({_unpickling_error(error)})",
+                          "prepare cifar100 again") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.shape != data.shape[:1]:
+        raise DamagedFile(path, f"has data of shape {data.shape} and labels of shape {labels.shape}, expected "
+                                f"(N, 3072) and (N,)", "prepare cifar100 again")
     return data, labels
 
 
@@ -1137,10 +1300,9 @@ def _cifar_meta(folder: Path) -> list[str]:
     try:
         with open(folder / "meta", "rb") as f:
             return list(pickle.load(f, encoding="latin1")["fine_label_names"])
-    # unpickling garbage raises any of these (as in _read_cifar_pickle)
-    except (OSError, pickle.UnpicklingError, KeyError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError) as error:
-        raise DatasetError(f"{folder / 'meta'} is not CIFAR-100 metadata ({error}): prepare cifar100 again") from None
+    except _UNPICKLING_ERRORS as error:
+        raise DamagedFile(folder / "meta", f"is not CIFAR-100 metadata ({_unpickling_error(error)})",
+                          "prepare cifar100 again") from None
 
 
 def cifar100_class_names(seed: int, num_classes: int = 4, data_dir=None, demo: bool = False) -> list[str]:
@@ -1149,18 +1311,19 @@ def cifar100_class_names(seed: int, num_classes: int = 4, data_dir=None, demo: b
 
 
 def _read_idx(path: Path) -> np.ndarray:
+    again = "prepare the dataset again"
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as error:
-        raise DatasetError(f"{path} is not a readable gzip file ({error}): prepare the dataset again") from None
-    if len(raw) < 8 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise DatasetError(f"{path} is not an IDX file of unsigned bytes")
-    ndim = raw[3]
+    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a damaged body under a sound gzip header
+        raise DamagedFile(path, f"is not a readable gzip file ({error})", again) from None
+    ndim = raw[3] if len(raw) > 3 else 0
+    if raw[:3] != b"\x00\x00\x08" or not ndim or len(raw) < 4 + 4 * ndim:  # magic number, then one size per axis
+        raise DamagedFile(path, "is not an IDX file of unsigned bytes", again)
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise DatasetError(f"{path} is truncated: {data.size} bytes for shape {shape}")
+    if data.size != math.prod(shape):  # math.prod: exact, where np.prod of huge sizes would overflow
+        raise DamagedFile(path, f"is truncated or damaged ({data.size} bytes of data for shape {shape})", again)
     return data.reshape(shape)
 
 
@@ -1173,8 +1336,9 @@ def _read_idx_pair(folder: Path, name: str):
             if not path.exists():
                 raise DatasetError(f"{path} is missing: {name} needs {', '.join(IDX_FILES)}")
         images, labels = _read_idx(images_path), _read_idx(labels_path).astype(np.int64)
-        if images.ndim != 3 or len(images) != len(labels):
-            raise DatasetError(f"{images_path} and {labels_path} do not match: {images.shape} vs {labels.shape}")
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DamagedFile(images_path, f"does not match {labels_path.name} (images of shape {images.shape}, "
+                                           f"labels of shape {labels.shape})", "prepare the dataset again")
         out.append((images, labels))
     return out[0], out[1]
 

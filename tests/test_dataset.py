@@ -266,6 +266,265 @@ def test_caltech_builder_takes_50_train_and_15_test_of_30_classes(isolated):
     assert not {p.name for p in (root / "train" / cls).iterdir()} & {p.name for p in (root / "test" / cls).iterdir()}
 
 
+# ---- refusing a bad source at prepare time, in one sentence that names it
+
+def _refused(name, source) -> str:
+    """The message of a prepare that refuses `source`: one line naming the user's source (not the scratch copy
+    in the data folder, a path the user never gave and which is gone), with nothing left in the data folder."""
+    with pytest.raises(dataset.DatasetError) as raised:
+        dataset.prepare(name, source)
+    message = str(raised.value)
+    assert str(source) in message and f".{name}." not in message and "\n" not in message, message
+    data = dataset.data_root()
+    assert not data.exists() or not any(data.iterdir())
+    return message
+
+
+def _pickle(path, value):
+    with open(path, "wb") as f:
+        pickle.dump(value, f)
+
+
+def _cut(path, keep):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def _zeros_batch(rows, width=3072, label=0):
+    return {"data": np.zeros((rows, width), np.uint8), "fine_labels": [label] * rows}
+
+
+CIFAR_DAMAGES = {  # what is done to the files of a CIFAR-100 copy, and what the refusal says (SOURCE: --source)
+    "garbage": (lambda f: (f / "train").write_bytes(b"not a pickle at all"),
+                "cifar-100-python/train in SOURCE is not a CIFAR-100 python batch (invalid load key"),
+    "truncated": (lambda f: _cut(f / "test", 5000),
+                  "cifar-100-python/test in SOURCE is not a CIFAR-100 python batch (pickle data was truncated)"),
+    "a list": (lambda f: _pickle(f / "train", [1, 2, 3]), "train in SOURCE is not a CIFAR-100 python batch"),
+    "no labels": (lambda f: _pickle(f / "train", {"data": np.zeros((2, 3072), np.uint8)}),
+                  "train in SOURCE is not a CIFAR-100 python batch (no 'fine_labels' entry)"),
+    "wrong shape": (lambda f: _pickle(f / "test", _zeros_batch(4, width=1024)),
+                    "test in SOURCE has data of shape (4, 1024) and labels of shape (4,), expected (N, 3072)"),
+    "labels": (lambda f: _pickle(f / "test", _zeros_batch(4, label=100)),
+               "test in SOURCE has labels outside the 100 classes of its meta file"),
+    "meta": (lambda f: (f / "meta").write_bytes(b"\x80\x04 junk"), "meta in SOURCE is not CIFAR-100 metadata"),
+}
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "archive"])
+@pytest.mark.parametrize("damage", CIFAR_DAMAGES)
+def test_prepare_cifar_refuses_a_damaged_copy_naming_the_source(isolated, damage, packed):
+    folder = isolated / "src" / "cifar-100-python"
+    _cifar_fixture(folder, per_class=1)
+    spoil, problem = CIFAR_DAMAGES[damage]
+    spoil(folder)
+    source = isolated / "src"
+    if packed:
+        source = isolated / "cifar-100-python.tar.gz"
+        _tar(source, {f"cifar-100-python/{p.name}": p.read_bytes() for p in folder.iterdir()})
+    message = _refused("cifar100", source)
+    assert problem.replace("SOURCE", str(source)) in message and "as --source" in message, message
+
+
+def test_prepare_cifar_reads_a_sound_copy_back(isolated):
+    _cifar_fixture(isolated / "src" / "cifar-100-python", per_class=1)
+    dataset.prepare("cifar100", isolated / "src")
+    assert dataset.cifar100(7)[0][0].shape == (4, 3072) and len(dataset.cifar100_class_names(7)) == 4
+
+
+def test_prepare_cifar_from_an_image_folder_says_it_is_not_cifar(isolated):
+    for split in ("train", "test", "meta"):  # folders named like CIFAR-100's files
+        _image(isolated / "src" / split / "cats" / "0.jpg")
+    assert "does not look like CIFAR-100" in _refused("cifar100", isolated / "src")
+
+
+def _idx_fixture(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 5), ("t10k", 3)):
+        images = (rng.integers(0, 4, (n, 28, 28)) * 60).astype(np.uint8)  # compressible: a body to damage
+        dataset._write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        dataset._write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n, dtype=np.uint8))
+
+
+def _gzip(path, raw):
+    path.write_bytes(gzip.compress(raw))
+
+
+def _damage_gzip_body(path):
+    packed = bytearray(path.read_bytes())
+    packed[40:120] = bytes(b ^ 0xFF for b in packed[40:120])
+    path.write_bytes(bytes(packed))
+
+
+IDX = "train-images-idx3-ubyte"
+IDX_DAMAGES = {
+    "truncated gzip": (lambda f: _cut(f / f"{IDX}.gz", 100), f"{IDX}.gz in SOURCE is not a readable gzip file"),
+    "damaged gzip": (lambda f: _damage_gzip_body(f / f"{IDX}.gz"), f"{IDX}.gz in SOURCE is not a readable gzip"),
+    "not gzip": (lambda f: (f / f"{IDX}.gz").write_bytes(b"<html>not found</html>"),
+                 f"{IDX}.gz in SOURCE is not a readable gzip file"),
+    "wrong magic": (lambda f: _gzip(f / f"{IDX}.gz", b"\x00\x00\x0d\x03" + bytes(12)),  # 0x0d: floats
+                    f"{IDX}.gz in SOURCE is not an IDX file of unsigned bytes"),
+    "header only": (lambda f: _gzip(f / f"{IDX}.gz", b"\x00\x00\x08\x03\x00\x00\x00\x05"),  # 3 axes, 1 size
+                    f"{IDX}.gz in SOURCE is not an IDX file"),
+    "truncated idx": (lambda f: _gzip(f / f"{IDX}.gz", gzip.decompress((f / f"{IDX}.gz").read_bytes())[:-10]),
+                      f"{IDX}.gz in SOURCE is truncated or damaged (3910 bytes of data for shape (5, 28, 28))"),
+    "mismatch": (lambda f: dataset._write_idx(f / "t10k-labels-idx1-ubyte.gz", np.arange(2, dtype=np.uint8)),
+                 "t10k-images-idx3-ubyte.gz in SOURCE does not match t10k-labels-idx1-ubyte.gz"),
+    "uncompressed": (lambda f: ((f / f"{IDX}.gz").unlink(), (f / IDX).write_bytes(b"junk" * 10)),
+                     f"{IDX} in SOURCE is not an IDX file"),
+}
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "archive"])
+@pytest.mark.parametrize("damage", IDX_DAMAGES)
+def test_prepare_idx_refuses_a_damaged_copy_naming_the_source(isolated, damage, packed):
+    folder = isolated / "src"
+    _idx_fixture(folder)
+    spoil, problem = IDX_DAMAGES[damage]
+    spoil(folder)
+    source = folder
+    if packed:
+        source = isolated / "mnist.tar.gz"
+        _tar(source, {p.name: p.read_bytes() for p in folder.iterdir()})
+    message = _refused("fashion_mnist", source)
+    assert problem.replace("SOURCE", str(source)) in message and "as --source" in message, message
+
+
+def test_prepare_idx_keeps_reading_a_sound_copy_and_its_cli_error_is_one_line(isolated):
+    _idx_fixture(isolated / "src")
+    dataset.prepare("mnist", isolated / "src")
+    assert dataset.load_mnist("mnist")[0][0].shape == (5, 28, 28)
+    _idx_fixture(isolated / "bad")
+    _cut(isolated / "bad" / f"{IDX}.gz", 100)
+    result = run_script("dataset.py", "--data-dir", isolated / "fresh", "prepare", "mnist", "--source",
+                        isolated / "bad")
+    assert_user_error(result, f"{IDX}.gz in {isolated / 'bad'} is not a readable gzip file", "--source")
+    assert not any((isolated / "fresh").iterdir())
+
+
+def _image_set(root, train, test, test_name="val"):
+    for split, classes in (("train", train), (test_name, test)):
+        for cls in classes:
+            _image(root / split / cls / "0.jpg")
+    return root
+
+
+@pytest.mark.parametrize("train, test, problem", [
+    (["ants"], ["ants"], "has only one class in train/ (ants): a classifier needs at least two"),
+    (["ants"], ["ants", "bees"], "has only one class in train/ (ants)"),
+    (["ants", "bees"], ["ants", "bees", "wasps"], ": val/ has classes train/ lacks (wasps): give both the same"),
+    (["ants", "bees", "wasps"], ["ants", "bees"], ": val/ lacks classes train/ has (wasps): give both the same"),
+    (["a", "b", "c", "d", "e", "f", "g"], ["a", "h"], "val/ has classes train/ lacks (h) and val/ lacks classes "
+                                                      "train/ has (b, c, d, e, f and 1 more)"),
+])
+def test_prepare_images_refuses_classes_a_classifier_cannot_use(isolated, train, test, problem):
+    source = _image_set(isolated / "animals", train, test)
+    message = _refused("animals", source)
+    assert problem in message, message
+
+
+def test_prepare_images_counts_only_classes_with_readable_images(isolated):
+    source = _image_set(isolated / "animals", ["ants", "bees"], ["ants", "bees"], test_name="test")
+    (source / "train" / "bees" / "0.jpg").write_bytes(b"not a jpeg")  # bees: an empty class to ImageFolder
+    assert "has only one class in train/ (ants)" in _refused("animals", source)
+    _image(source / "train" / "bees" / "1.jpg")
+    dataset.prepare("animals", source)
+    assert sorted(p.name for p in (dataset.image_folder("animals") / "test").iterdir()) == ["ants", "bees"]
+
+
+def test_prepare_images_cli_refuses_a_single_class_in_one_line(isolated):
+    source = _image_set(isolated / "animals", ["ants"], ["ants"], test_name="test")
+    result = run_script("dataset.py", "prepare", "animals", "--source", source)
+    assert_user_error(result, f"{source} has only one class in train/ (ants)", "at least two")
+    assert not any((isolated / "data").iterdir())
+
+
+def _coco_fixture(folder):
+    """The cs231n captioning files as coco_utils.load_coco_data reads them, a few rows each."""
+    import json
+    folder.mkdir(parents=True)
+    _h5(folder / CAPTIONS, train_captions=np.ones((4, 5), np.int32), train_image_idxs=np.array([0, 0, 1, 1]),
+        val_captions=np.ones((2, 5), np.int32), val_image_idxs=np.array([0, 0]))
+    for split, images in (("train", 2), ("val", 1)):
+        _h5(folder / f"{split}2014_vgg16_fc7_pca.h5", features=np.zeros((images, 8), np.float32))
+        (folder / f"{split}2014_urls.txt").write_text("".join(f"http://x/{i}.jpg\n" for i in range(images)))
+    words = ["<NULL>", "<START>", "<END>", "<UNK>", "cat"]
+    (folder / "coco2014_vocab.json").write_text(json.dumps({"idx_to_word": words,
+                                                            "word_to_idx": {w: i for i, w in enumerate(words)}}))
+    return folder
+
+
+def _h5(path, **arrays):
+    import h5py
+    with h5py.File(path, "w") as f:
+        for key, value in arrays.items():
+            f[key] = value
+
+
+def _truncated_h5(path):
+    _h5(path, train_captions=np.ones((2000, 17), np.int32))
+    _cut(path, 4000)
+
+
+CAPTIONS = "coco2014_captions.h5"
+TRAIN_FEATURES = "train2014_vgg16_fc7_pca.h5"
+COCO_DAMAGES = {
+    "not hdf5": (lambda f: (f / CAPTIONS).write_bytes(b"<html>moved</html>"),
+                 f"{CAPTIONS} in SOURCE is not a readable HDF5 file"),
+    "truncated": (lambda f: _truncated_h5(f / CAPTIONS), f"{CAPTIONS} in SOURCE is not a readable HDF5 file"),
+    "no keys": (lambda f: _h5(f / CAPTIONS, captions=np.ones((2, 5))),
+                f"{CAPTIONS} in SOURCE lacks train_captions, train_image_idxs, val_captions, val_image_idxs"),
+    "no val idxs": (lambda f: _h5(f / CAPTIONS, train_captions=np.ones((2, 5)), train_image_idxs=np.zeros(2),
+                                  val_captions=np.ones((2, 5))), f"{CAPTIONS} in SOURCE lacks val_image_idxs,"),
+    "float idxs": (lambda f: _h5(f / CAPTIONS, train_captions=np.ones((2, 5), np.int32), train_image_idxs=np.zeros(2),
+                                 val_captions=np.ones((2, 5), np.int32), val_image_idxs=np.zeros(2, np.int32)),
+                   f"{CAPTIONS} in SOURCE has train_captions of shape (2, 5) (int32) and train_image_idxs of shape "
+                   f"(2,) (float64), expected integers"),
+    "no features": (lambda f: (f / "val2014_vgg16_fc7_pca.h5").unlink(), "SOURCE lacks val2014_vgg16_fc7_pca.h5,"),
+    "junk features": (lambda f: (f / TRAIN_FEATURES).write_bytes(b"\x00" * 64),
+                      f"{TRAIN_FEATURES} in SOURCE is not a readable HDF5 file"),
+    "features key": (lambda f: _h5(f / TRAIN_FEATURES, fc7=np.zeros((2, 8))),
+                     f"{TRAIN_FEATURES} in SOURCE lacks features,"),
+    "flat features": (lambda f: _h5(f / TRAIN_FEATURES, features=np.zeros(16)),
+                      f"{TRAIN_FEATURES} in SOURCE holds features of shape (16,), expected (images, dimension)"),
+    "too few images": (lambda f: _h5(f / TRAIN_FEATURES, features=np.zeros((1, 8))),
+                       f"{CAPTIONS} in SOURCE has train captions of images 0 to 1, but {TRAIN_FEATURES} holds the "
+                       f"features of 1 image:"),
+    "no vocab": (lambda f: (f / "coco2014_vocab.json").unlink(), "SOURCE lacks coco2014_vocab.json,"),
+    "junk vocab": (lambda f: (f / "coco2014_vocab.json").write_text('["a"]'),
+                   "coco2014_vocab.json in SOURCE is not a JSON object with word_to_idx and idx_to_word"),
+    "no urls": (lambda f: (f / "train2014_urls.txt").unlink(), "SOURCE lacks train2014_urls.txt,"),
+    "binary urls": (lambda f: (f / "val2014_urls.txt").write_bytes(b"\xff\xfe\x00junk"),
+                    "val2014_urls.txt in SOURCE is not UTF-8 text"),
+}
+
+
+@pytest.mark.parametrize("damage", COCO_DAMAGES)
+def test_prepare_captions_refuses_files_the_loader_cannot_read(isolated, damage):
+    source = _coco_fixture(isolated / "coco_captioning")
+    spoil, problem = COCO_DAMAGES[damage]
+    spoil(source)
+    message = _refused("coco_captioning", source)
+    assert problem.replace("SOURCE", str(source)) in message and "as --source" in message, message
+
+
+def test_prepare_captions_copies_what_the_loader_reads(isolated):
+    sys.path.insert(0, str(REPO / "numpy_layers"))
+    try:
+        import coco_utils
+    finally:
+        sys.path.remove(str(REPO / "numpy_layers"))
+    _coco_fixture(isolated / "src" / "coco_captioning")
+    (isolated / "src" / "coco_captioning" / "__MACOSX").mkdir()  # a folder beside the files is not copied
+    dataset.prepare("coco_captioning", isolated / "src")
+    data = coco_utils.load_coco_data(isolated / "data" / "coco_captioning")
+    assert data["train_features"].shape == (2, 8) and data["idx_to_word"][4] == "cat"
+    (isolated / "src" / "coco_captioning" / CAPTIONS).write_bytes(b"junk")
+    result = run_script("dataset.py", "prepare", "coco_captioning", "--source", isolated / "src")
+    assert_user_error(result, f"coco_captioning/{CAPTIONS} in {isolated / 'src'} is not a readable HDF5 file")
+    again = coco_utils.load_coco_data(isolated / "data" / "coco_captioning")  # the copy prepared before stays
+    assert again["train_captions"].shape == (4, 5)
+    assert [p.name for p in (isolated / "data").iterdir()] == ["coco_captioning"]
+
 # --------------------------------------------------------------------------- downloads
 
 def test_download_checksum_mismatch_deletes_the_partial_file(tmp_path):
