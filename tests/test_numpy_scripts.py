@@ -1,6 +1,7 @@
 """numpy_layers scripts end to end (subprocesses on the demo data) and their error messages."""
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,8 @@ def test_digit_classification_demo(tmp_path):
     assert m["test_accuracy_two_layer"] > 0.3          # 10 classes: chance is 0.1
     assert m["dataset"] == "demo_digits" and m["demo"] is True
     assert "1800 train, 200 validation, 500 test images" in result.stdout
+    environment = json.loads((out / "run.json").read_text())["environment"]
+    assert environment["freed_memory_kept"] is (platform.libc_ver()[0] == "glibc")  # util.run_main asked malloc
     assert m["selected_hidden_dim"] in (100, 300) and m["selected_filter_size"] in (5, 7)
     assert len(m["selection"]) == 4
     for name in ("curves_two_layer.png", "curves_cnn.png", "confusion_matrix.png", "selection.md",

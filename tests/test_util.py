@@ -3,6 +3,7 @@ import concurrent.futures
 import csv
 import json
 import os
+import platform
 import random
 import re
 import socket
@@ -87,12 +88,43 @@ def test_run_folder_metrics_summary_and_history(isolated):
     assert "50.00%" in summary
 
 
+FREED_AND_REUSED = """
+import ctypes, resource, sys
+import util
+kept = util.keep_freed_memory() if sys.argv[1] == "kept" else util.FREED_MEMORY_KEPT
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+def use_once(size=64 * 2 ** 20):  # a training step's large tensor: allocated, written, freed
+    block = libc.malloc(size)
+    ctypes.memset(block, 1, size)
+    libc.free(block)
+use_once()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    use_once()
+print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_freed_memory_is_kept_for_reuse_not_faulted_in_again(tmp_path):
+    def page_faults(mode):
+        result = subprocess.run([sys.executable, "-c", FREED_AND_REUSED, mode], capture_output=True, text=True,
+                                cwd=REPO, check=True)
+        kept, faults = result.stdout.split()
+        return kept, int(faults)
+    kept, faults = page_faults("kept")
+    assert kept == "True" and faults < 100
+    kept, faults = page_faults("default")
+    assert kept == "False" and faults > 5 * 10000  # 64 MB is 16384 pages, each faulted in again
+
+
 def test_run_json_records_the_environment_the_figures_came_from(isolated):
-    import platform
     run = util.start_run(_args(), "myscript", "demo_text")
     environment = json.loads(run.path("run.json").read_text())["environment"]
     assert environment["packages"]["numpy"] == np.__version__ and environment["python"] == platform.python_version()
     assert environment["cpus"] == os.cpu_count() and "torch" in environment["packages"]
+    assert environment["freed_memory_kept"] is util.FREED_MEMORY_KEPT  # set by run_main, which scripts run in
 
 
 def test_every_run_records_its_threads_and_cpu_time_its_helpers_included(isolated):
