@@ -689,7 +689,10 @@ def _coco_h5(path: Path, shown: str):
                 raise DamagedSource(f"{shown} lacks {', '.join(missing)}, which the captioning scripts read: "
                                     f"{_COCO_FIX}")
             yield f
-    except OSError:  # h5py: "Unable to open file (file signature not found)", truncated files, unreadable data
+    except OSError as error:  # h5py: "Unable to open file (file signature not found)", "(truncated file: ...)"
+        if "errno = " in str(error):  # the system refused (a lock, a permission): the file may be sound, keep it
+            raise DatasetError(f"{shown} cannot be read ({' '.join(str(error).split())}): check the file and "
+                               f"its file system, then prepare again") from None
         raise DamagedSource(f"{shown} is not a readable HDF5 file (damaged or truncated): {_COCO_FIX}") from None
 
 

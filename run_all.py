@@ -112,7 +112,11 @@ def main() -> None:
     if args.data_dir and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
         util.fail(f"--data-dir {args.data_dir} is a file: pass the folder that holds the prepared datasets")
     util.writable_folder(util.RESULTS_ROOT, "--results-dir")
-    util.RESULTS_ROOT.mkdir(parents=True, exist_ok=True)
+    try:
+        util.RESULTS_ROOT.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # what the probe could not foresee: a full disk, a quota
+        util.fail(f"cannot create {util.RESULTS_ROOT} ({error.strerror or error}): pass a writable folder as "
+                  "--results-dir")
     if args.device == "cuda":
         util.get_device("cuda")  # one sentence when no CUDA GPU is visible
     passed_on = util.command_options(data_dir=args.data_dir, seed=args.seed, epochs=args.epochs, device=args.device)

@@ -74,19 +74,23 @@ def keep_freed_memory() -> bool:
 
     Why: a training step allocates and frees the same large tensors again and again (spam_lstm: 300 steps x 64
     texts x 4 gates x 128 floats, 39 MB, above glibc's largest mmap threshold). Handed back, every block is faulted
-    in page by page the next time: one epoch of part 1's spam_lstm.py spent 21 of its 47 s in the kernel (12.5
-    million page faults); kept, it takes 29 s (0.25 million), with bit-identical results. The price, that a
-    process never shrinks below its peak, is nothing for a script that trains once and exits. Elsewhere than
-    glibc (macOS, musl) nothing changes.
+    in page by page the next time: one epoch of part 1's spam_lstm.py took 43 s, 21 s of them in the kernel (12.5
+    million page faults); kept, 25-28 s (0.25 million), with bit-identical results. The price, that a process
+    never shrinks below its peak, is nothing for a script that trains once and exits. Elsewhere than glibc
+    (macOS, musl, Windows) nothing changes.
     """
     global FREED_MEMORY_KEPT
+    if platform.libc_ver()[0] != "glibc":
+        return False
     import ctypes
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # no C library symbols, or one without mallopt
+    except (OSError, AttributeError):  # no C library symbols, or a malloc without mallopt
         return False
-    m_trim_threshold, m_mmap_threshold, largest = -1, -3, 2 ** 31 - 1  # malloc.h; the largest int mallopt takes
-    FREED_MEMORY_KEPT = bool(mallopt(m_mmap_threshold, largest) and mallopt(m_trim_threshold, largest))
+    m_trim_threshold, m_mmap_threshold, m_mmap_max, largest = -1, -3, -4, 2 ** 31 - 1  # malloc.h
+    # glibc before 2.26 refuses a threshold above 32 MB; no mmap at all then does the same
+    large_blocks_kept = mallopt(m_mmap_threshold, largest) or mallopt(m_mmap_max, 0)
+    FREED_MEMORY_KEPT = bool(large_blocks_kept and mallopt(m_trim_threshold, largest))
     return FREED_MEMORY_KEPT
 
 
@@ -292,10 +296,14 @@ def positive(kind: type = int, zero: bool = False) -> Callable[[str], Any]:
 
 
 def folder_argument(text: str) -> str:
-    """An argparse type for a folder that may not exist yet: a file there is refused at once, not after the
-    minutes of loading data or importing a framework that come before the folder is made."""
-    if Path(text).exists() and not Path(text).is_dir():
+    """An argparse type for a folder to write in, which may not exist yet: a file there, or a place this process
+    cannot write, is refused at once, not after the minutes of loading data or importing a framework that come
+    before the folder is made."""
+    if os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text} is a file: pass a folder")
+    reason = unwritable(Path(text))
+    if reason:
+        raise argparse.ArgumentTypeError(f"cannot write in {text} ({reason}): pass a folder you can write in")
     return text
 
 
@@ -412,20 +420,29 @@ def unwritable(folder: Path) -> str | None:
     """Why this process cannot write in `folder`, or create it where it does not exist yet (the operating
     system's words), or None when it can. Probed where the folder, or its first missing parent, would go; nothing
     is left behind (the folder may be inside a --results-dir, which must still be empty when the run starts)."""
-    existing = next(path for path in [folder, *folder.parents] if path.exists())
-    if not existing.is_dir():
-        return "Not a directory"
     try:
+        existing = next(path for path in [folder, *folder.parents] if _is_there(path))
+        if not existing.is_dir():  # a file, or a link to a missing folder
+            return "Not a directory"
         Path(tempfile.mkdtemp(dir=existing)).rmdir()
-    except OSError as error:
+    except OSError as error:  # a name too long, a folder on the way that may not be read, ...
         return error.strerror or str(error)
     return None
+
+
+def _is_there(path: Path) -> bool:
+    """Whether anything, a dangling link included, has this name; errors other than its absence are raised."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def writable_folder(folder: Path, option: str) -> None:
     """A user error, naming `option`, unless folder is, or can be made, a folder this process can write in:
     checked before the work whose results go there, not after it."""
-    if folder.exists() and not folder.is_dir():
+    if os.path.isfile(folder):
         fail(f"{option} {folder} is a file, not a folder: pass a folder")
     reason = unwritable(folder)
     if reason:

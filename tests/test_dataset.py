@@ -507,6 +507,22 @@ def test_prepare_captions_refuses_files_the_loader_cannot_read(isolated, damage)
     assert problem.replace("SOURCE", str(source)) in message and "as --source" in message, message
 
 
+def test_a_captions_file_the_system_will_not_open_is_not_called_damaged(isolated, monkeypatch):
+    # a lock refused (HDF5 on NFS) or a permission denied: under `download`, a damaged file would be deleted
+    import h5py
+    source = _coco_fixture(isolated / "coco_captioning")
+
+    def refused(path, mode="r"):
+        raise OSError("Unable to synchronously open file (unable to lock file, errno = 37, error message = "
+                      "'No locks available')")
+    monkeypatch.setattr(h5py, "File", refused)
+    with pytest.raises(dataset.DatasetError) as raised:
+        dataset.prepare("coco_captioning", source)
+    assert not isinstance(raised.value, dataset.DamagedSource)
+    message = str(raised.value)
+    assert f"{CAPTIONS} in {source} cannot be read (" in message and "No locks available" in message
+
+
 def test_prepare_captions_copies_what_the_loader_reads(isolated):
     sys.path.insert(0, str(REPO / "numpy_layers"))
     try:

@@ -241,10 +241,21 @@ def test_export_refuses_a_results_dir_it_cannot_write_in_before_exporting(tmp_pa
     with pytest.raises(SystemExit) as refused:  # when the options are read
         export.main([str(model), "--results-dir", str(tmp_path / "file")])
     assert refused.value.code == 2 and f"{tmp_path / 'file'} is a file: pass a folder" in capsys.readouterr().err
-    with pytest.raises(util.UserError, match=re.escape(f"cannot write in {tmp_path / 'file' / 'exports'} "
-                                                       "(Not a directory)")):
+    with pytest.raises(SystemExit):
         export.main([str(model), "--results-dir", str(tmp_path / "file" / "exports")])
+    assert f"cannot write in {tmp_path / 'file' / 'exports'} (Not a directory)" in capsys.readouterr().err
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_export_checks_the_model_folder_it_writes_into_by_default(tmp_path, monkeypatch):
+    model = saved_classifier(tmp_path / "model.pt")
+
+    def refused(dir=None):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(util.tempfile, "mkdtemp", refused)  # a read-only folder (root, as in CI, writes in any)
+    with pytest.raises(util.UserError, match=re.escape(f"cannot write in {tmp_path} (Permission denied): pass a "
+                                                       "writable folder as --results-dir")):
+        export.main([str(model)])
 
 
 def test_predict_takes_a_run_folder_and_names_the_models_of_one_without_model_pt(tmp_path, capsys):

@@ -207,6 +207,9 @@ def test_a_results_dir_that_is_a_file_is_refused_when_the_options_are_read(tmp_p
     with pytest.raises(SystemExit) as exit_info:  # before any data is loaded (text_rnn read a whole dataset first)
         parser.parse_args(["--results-dir", str(tmp_path / "a_file")])
     assert exit_info.value.code == 2 and "a_file is a file: pass a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--results-dir", str(tmp_path / "a_file" / "below")])
+    assert f"cannot write in {tmp_path / 'a_file' / 'below'} (Not a directory)" in capsys.readouterr().err
 
 
 def test_common_args_say_which_options_a_script_has_no_use_for():
@@ -541,6 +544,10 @@ def test_a_folder_is_checked_for_writing_without_leaving_anything_behind(tmp_pat
     assert util.unwritable(tmp_path / "new" / "deeper") is None
     assert sorted(tmp_path.iterdir()) == [tmp_path / "a_file"]  # the probe made nothing
     assert util.unwritable(tmp_path / "a_file" / "below") == "Not a directory"
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")  # mkdir(exist_ok=True) would fail on it later
+    assert util.unwritable(tmp_path / "dangling") == util.unwritable(tmp_path / "dangling" / "x") == "Not a directory"
+    assert util.unwritable(tmp_path / ("x" * 300)) == "File name too long"  # os.lstat raises, not only exists()
+    (tmp_path / "dangling").unlink()
     with pytest.raises(util.UserError, match=r"--cache-dir .*a_file is a file, not a folder: pass a folder"):
         util.writable_folder(tmp_path / "a_file", "--cache-dir")
     with pytest.raises(util.UserError, match=r"cannot write in .*below \(Not a directory\): pass a writable folder "
