@@ -1340,7 +1340,8 @@ def _read_idx_pair(folder: Path, name: str):
                 raise DatasetError(f"{path} is missing: {name} needs {', '.join(IDX_FILES)}")
         images, labels = _read_idx(images_path), _read_idx(labels_path).astype(np.int64)
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DamagedFile(images_path, f"does not match {labels_path.name} (images of shape {images.shape}, "
+            # not naming the labels file: when preparing, this one is a scratch copy, perhaps of an uncompressed file
+            raise DamagedFile(images_path, f"does not match the {prefix} labels (images of shape {images.shape}, "
                                            f"labels of shape {labels.shape})", "prepare the dataset again")
         out.append((images, labels))
     return out[0], out[1]

@@ -368,7 +368,8 @@ IDX_DAMAGES = {
     "truncated idx": (lambda f: _gzip(f / f"{IDX}.gz", gzip.decompress((f / f"{IDX}.gz").read_bytes())[:-10]),
                       f"{IDX}.gz in SOURCE is truncated or damaged (3910 bytes of data for shape (5, 28, 28))"),
     "mismatch": (lambda f: dataset._write_idx(f / "t10k-labels-idx1-ubyte.gz", np.arange(2, dtype=np.uint8)),
-                 "t10k-images-idx3-ubyte.gz in SOURCE does not match t10k-labels-idx1-ubyte.gz"),
+                 "t10k-images-idx3-ubyte.gz in SOURCE does not match the t10k labels (images of shape (3, 28, 28), "
+                 "labels of shape (2,))"),
     "uncompressed": (lambda f: ((f / f"{IDX}.gz").unlink(), (f / IDX).write_bytes(b"junk" * 10)),
                      f"{IDX} in SOURCE is not an IDX file"),
 }
