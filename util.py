@@ -88,7 +88,7 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):  # no C library symbols, or a malloc without mallopt
         return False
     m_trim_threshold, m_mmap_threshold, m_mmap_max, largest = -1, -3, -4, 2 ** 31 - 1  # malloc.h
-    # glibc before 2.26 refuses a threshold above 32 MB; no mmap at all then does the same
+    # older glibc refuses a threshold above 32 MB (HEAP_MAX_SIZE / 2, its man page says); then no mmap at all
     large_blocks_kept = mallopt(m_mmap_threshold, largest) or mallopt(m_mmap_max, 0)
     FREED_MEMORY_KEPT = bool(large_blocks_kept and mallopt(m_trim_threshold, largest))
     return FREED_MEMORY_KEPT
